@@ -1,0 +1,158 @@
+//! `keyway demo`: one of each entity, created idempotently. Secrets are derived from this installation's
+//! `keys/cookie.key`, so a second run prints the same working credentials without storing them in clear.
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use super::manage::{create_product, hash_password, ProductArgs};
+use super::CliError;
+use crate::config::Config;
+use crate::crypto::keys::{load_or_create_cookie_key, LicenseSigner};
+use crate::store::admin::{NewLicense, NewUser};
+use crate::store::Store;
+
+pub const ORG: &str = "Demo Vendor";
+pub const PRODUCT: &str = "demo-app";
+pub const ACCOUNT: &str = "demo-customer";
+pub const USER_EMAIL: &str = "demo@example.com";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+pub const MAX_ACTIVATIONS: i32 = 3;
+
+#[derive(Serialize)]
+pub struct Demo {
+    pub issuer: String,
+    pub api_key: String,
+    pub shared_key: String,
+    pub product: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    pub customer_account_code: String,
+    pub user_email: String,
+    pub user_password: String,
+    pub license_key: String,
+    pub license_id: i64,
+    pub max_activations: i32,
+    pub license_public_key_pem: String,
+}
+
+fn derive(key: &[u8], label: &str) -> Result<String, CliError> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|e| CliError::Usage(e.to_string()))?;
+    mac.update(b"keyway-demo:");
+    mac.update(label.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    Ok(crate::crypto::secrets::hex(&bytes[..16]))
+}
+
+pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, CliError> {
+    let cookie_key = load_or_create_cookie_key(&config.keys_dir)?;
+    let shared_key = derive(&cookie_key, "shared-key")?;
+    let api_key = uuid::Uuid::from_bytes(uuid_bytes(&derive(&cookie_key, "api-key")?)).to_string();
+    let client_secret = derive(&cookie_key, "client-secret")?;
+    let password = format!("Demo-{}", &derive(&cookie_key, "password")?[..12]);
+    let license_key = derive(&cookie_key, "license-key")?.to_uppercase();
+    let license_key = format!("{}-{}-{}-{}", &license_key[0..4], &license_key[4..8], &license_key[8..12], &license_key[12..16]);
+
+    let org = match store.find_organization(ORG).await? {
+        Some(o) => o,
+        None => store.create_organization(ORG, now).await?,
+    };
+    if store.find_api_key(&api_key).await?.is_none() {
+        store.create_api_key(&org.id, &api_key, &shared_key, now).await?;
+    }
+    let product = match store.find_product_by_code(&org.id, PRODUCT).await? {
+        Some(p) => p,
+        None => {
+            let args = ProductArgs {
+                org: org.id.clone(),
+                code: PRODUCT.into(),
+                name: Some("Demo App".into()),
+                client_id: Some(PRODUCT.into()),
+                client_secret: Some(client_secret.clone()),
+                public: false,
+                redirect_uris: vec![REDIRECT_URI.into()],
+                post_logout_redirect_uris: vec![REDIRECT_URI.into()],
+                response_type: "code".into(),
+                grants: vec![],
+                linked_products: vec![],
+                access_token_ttl: None,
+                id_token_ttl: None,
+                refresh_token_ttl: None,
+            };
+            create_product(store, config, args, now).await?.0
+        }
+    };
+    let account = match store.find_customer_account_by_code(&org.id, ACCOUNT).await? {
+        Some(a) => a,
+        None => store.create_customer_account(&org.id, ACCOUNT, "Demo Customer Inc.", now).await?,
+    };
+    let user = match store.find_user_by_email(&account.id, USER_EMAIL).await? {
+        Some(u) => u,
+        None => {
+            let hash = hash_password(config, password.clone()).await?;
+            let u = store
+                .create_user(NewUser { customer_account_id: account.id.clone(), email: USER_EMAIL.into(), name: "Demo User".into(), password_hash: Some(hash), email_verified: true, external_customer_no: Some("CII-0001".into()) }, now)
+                .await?;
+            store.set_customer_account_admin(&account.id, &u.id).await?;
+            u
+        }
+    };
+    let license = match store.find_license_by_key(&product.id, &license_key).await? {
+        Some(l) => l,
+        None => {
+            store
+                .create_license(
+                    NewLicense { product_id: product.id.clone(), customer_account_id: account.id.clone(), license_key: Some(license_key.clone()), license_type: "perpetual".into(), max_activations: MAX_ACTIVATIONS, is_trial: false, user_restricted: true, starts_at: None, expires_at: None, assigned_users: vec![user.id.clone()] },
+                    now,
+                )
+                .await?
+        }
+    };
+    let license_public_key_pem = LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().to_string();
+    Ok(Demo {
+        issuer: config.issuer.clone(),
+        api_key,
+        shared_key,
+        product: PRODUCT.into(),
+        client_id: product.client_id,
+        client_secret,
+        redirect_uri: REDIRECT_URI.into(),
+        customer_account_code: ACCOUNT.into(),
+        user_email: USER_EMAIL.into(),
+        user_password: password,
+        license_key,
+        license_id: license.id,
+        max_activations: license.max_activations,
+        license_public_key_pem,
+    })
+}
+
+fn uuid_bytes(hex32: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex32.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);
+    }
+    out
+}
+
+pub fn print(d: &Demo, json: bool) {
+    if json {
+        match serde_json::to_string(d) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        return;
+    }
+    println!("keyway demo data");
+    println!("  issuer / URL           {}", d.issuer);
+    println!("  login (demo user)      {} / {}", d.user_email, d.user_password);
+    println!("  License API key        {}", d.api_key);
+    println!("  License API shared key {}", d.shared_key);
+    println!("  product / client_id    {} / {}", d.product, d.client_id);
+    println!("  client_secret          {}", d.client_secret);
+    println!("  redirect_uri           {}", d.redirect_uri);
+    println!("  customer account       {}", d.customer_account_code);
+    println!("  license                {} (id {}, {} seats)", d.license_key, d.license_id, d.max_activations);
+    println!("  try the hosted login   {}/oauth2/authorize?client_id={}&response_type=code&scope=openid%20email%20profile&redirect_uri={}&customer_account_code={}",
+        d.issuer, d.client_id, crate::license::sso_url::encode(&d.redirect_uri), d.customer_account_code);
+}

@@ -1,0 +1,146 @@
+//! The command line (SPEC §7): `serve` (default), `migrate`, `demo`, `keys …` and management commands.
+mod demo;
+mod manage;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::crypto::keys::{KeyRing, LicenseSigner};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(name = "keyway", version, about = "OAuth 2.0 / OpenID Connect authorization server for software licensing")]
+pub struct Cli {
+    /// Configuration file (default: keyway.toml, or $KEYWAY_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default command).
+    Serve {
+        /// Create the demo data first and print it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create (idempotently) a demo organization, API key, product, customer account, user and license, and print them.
+    Demo {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    #[command(flatten)]
+    Manage(manage::ManageCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a new OpenID signing key; it signs from now on, older keys stay in the JWKS until their tokens expire.
+    Rotate,
+    /// List the OpenID keys in the JWKS.
+    List,
+    /// Print the public PEM of the License API response signing key (configure it in the SDKs).
+    LicensePublic,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Start(#[from] crate::state::StartError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::crypto::keys::KeyError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let config = Config::load(cli.config)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate => {
+            open_store(&config).await?;
+            println!("migrations applied to {}", redact_url(&config.database_url));
+            Ok(())
+        }
+        Command::Demo { json } => {
+            let store = open_store(&config).await?;
+            let d = demo::ensure(&store, &config, now).await?;
+            demo::print(&d, json);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let ring = KeyRing::rotate(&config.keys_dir, now)?;
+            println!("new signing key {}; published keys: {}", ring.signer().kid, ring.kids().join(", "));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let ring = KeyRing::load_or_create(&config.keys_dir, now)?;
+            for (i, kid) in ring.kids().iter().enumerate() {
+                println!("{kid}{}", if i == 0 { "  (signing)" } else { "  (retired, still published)" });
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::LicensePublic) => {
+            print!("{}", LicenseSigner::load_or_create(&config.keys_dir)?.public_pem());
+            Ok(())
+        }
+        Command::Manage(cmd) => {
+            let store = open_store(&config).await?;
+            manage::run(&store, &config, cmd, now).await
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Store, CliError> {
+    let store = Store::connect(&config.database_url, 2).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("KEYWAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
+    init_tracing(&config);
+    if demo {
+        let store = open_store(&config).await?;
+        let d = demo::ensure(&store, &config, time::OffsetDateTime::now_utc().unix_timestamp()).await?;
+        demo::print(&d, false);
+        store.close().await?;
+    }
+    let app = crate::state::build(config.clone(), crate::clock::Clock::System).await?;
+    tracing::info!(bind = %config.bind, port = app.port, issuer = %config.issuer, database = %redact_url(&config.database_url), "keyway listening");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// Database URLs may carry a password: never print it.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

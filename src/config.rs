@@ -1,0 +1,138 @@
+//! Typed configuration: built-in defaults < `keyway.toml` < `KEYWAY_*` environment variables.
+//! Unknown keys are rejected and a bad value stops start-up with a message naming the key.
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds to.
+    pub bind: String,
+    /// Issuer identifier (OIDC Core §2): the public base URL, no trailing slash.
+    pub issuer: String,
+    pub database_url: String,
+    pub keys_dir: PathBuf,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Maximum database connections in the pool.
+    pub db_max_connections: u32,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub code_ttl: i64,
+    pub session_ttl: i64,
+    /// Allowed skew of the License API `Date` header, seconds (SPEC §3.1: 15 minutes).
+    pub date_skew: i64,
+    /// argon2id memory cost in KiB, iterations and lanes.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Failed logins before a user is locked out, and for how long (seconds).
+    pub lockout_threshold: i32,
+    pub lockout_seconds: i64,
+    /// Instance admin secret for Tyk's `admin-auth` header; unset disables `/admin/sso`.
+    pub admin_secret: Option<String>,
+    /// Log format: "text" or "json".
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            issuer: "http://127.0.0.1:8080".into(),
+            database_url: "sqlite://data/keyway.db".into(),
+            keys_dir: PathBuf::from("keys"),
+            workers: 0,
+            db_max_connections: 16,
+            access_token_ttl: 3600,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            code_ttl: 300,
+            session_ttl: 8 * 3600,
+            date_skew: 15 * 60,
+            // OWASP's second argon2id profile: 19 MiB, 2 iterations, 1 lane.
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            lockout_threshold: 5,
+            lockout_seconds: 300,
+            admin_secret: None,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Figment(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads `keyway.toml` (or the file named by `KEYWAY_CONFIG`) and the environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let file = file
+            .or_else(|| std::env::var_os("KEYWAY_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("keyway.toml"));
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("KEYWAY_").ignore(&["CONFIG"]))
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.to_string() });
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("bind", "must be host:port, for example 127.0.0.1:8080");
+        }
+        match url::Url::parse(&self.issuer) {
+            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() && u.fragment().is_none() => {}
+            _ => return invalid("issuer", "must be an http(s) URL without query or fragment"),
+        }
+        if self.issuer.ends_with('/') {
+            return invalid("issuer", "must not end with a slash");
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+            return invalid("database_url", "must start with sqlite: or postgres://");
+        }
+        for (key, v) in [
+            ("access_token_ttl", self.access_token_ttl),
+            ("id_token_ttl", self.id_token_ttl),
+            ("refresh_token_ttl", self.refresh_token_ttl),
+            ("code_ttl", self.code_ttl),
+            ("session_ttl", self.session_ttl),
+            ("date_skew", self.date_skew),
+            ("lockout_seconds", self.lockout_seconds),
+        ] {
+            if v <= 0 {
+                return invalid(key, "must be a positive number of seconds");
+            }
+        }
+        if self.db_max_connections == 0 {
+            return invalid("db_max_connections", "must be at least 1");
+        }
+        if self.lockout_threshold <= 0 {
+            return invalid("lockout_threshold", "must be at least 1");
+        }
+        if argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, self.argon2_parallelism, None).is_err() {
+            return invalid("argon2_memory_kib", "argon2 parameters out of range (memory >= 8 x parallelism KiB, iterations >= 1)");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return invalid("log_format", "must be text or json");
+        }
+        Ok(())
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}

@@ -1,0 +1,119 @@
+//! License API errors (SPEC §3.2): status >= 400 and `{"status","code","message"}`. Client mistakes are always 4xx
+//! because the SDKs treat a 5xx as "server offline".
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LicenseApiError {
+    #[error("{0}")]
+    MissingHeaders(String),
+    #[error("Some parameters are missing in the authorization: {}", .0.join(", "))]
+    AuthorizationMissingParams(Vec<&'static str>),
+    #[error("Only the date header may be signed: headers=\"date\"")]
+    AuthorizationInvalidHeaders,
+    #[error("The algorithm must be hmac-sha256")]
+    HmacRequired,
+    #[error("The Date header is not an IMF-fixdate within 15 minutes of the server time")]
+    DateHeaderDiff,
+    #[error("Unknown or revoked API key")]
+    InvalidApiKey,
+    #[error("The request signature does not match")]
+    SignatureMismatch,
+    #[error("The OAuth access token has expired")]
+    OauthTokenExpired,
+    #[error("The OAuth access token is malformed or not valid here")]
+    OauthTokenMalformed,
+    #[error("Some parameters are missing: {}", .0.join(", "))]
+    MissingParams(Vec<String>),
+    #[error("{0}")]
+    InvalidParams(String),
+    #[error("Provided product was not found")]
+    UnknownProduct,
+    #[error("Provided customer account was not found")]
+    UnknownCustomerAccount,
+    #[error("response_type must be code or token")]
+    InvalidResponseType,
+    #[error("redirect_uri is not registered for this product")]
+    InvalidRedirectUri,
+    #[error("The authorization code is invalid, expired, already used or was not issued for this request")]
+    InvalidCode,
+    #[error("The id_token is invalid, expired, already used or was not issued for this product")]
+    InvalidIdToken,
+    #[error("No license for this user and product was found")]
+    LicenseNotFound,
+    #[error("The license is disabled")]
+    LicenseNotEnabled,
+    #[error("The license has expired")]
+    LicenseExpired,
+    #[error("The license is not active on this device")]
+    LicenseNotActive,
+    #[error("The license has reached its maximum number of activations")]
+    LicenseActivatedMaxTimes,
+    #[error("The user is disabled")]
+    UserDisabled,
+    #[error("Unknown endpoint")]
+    NotFound,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("The server could not complete the request")]
+    Internal,
+}
+
+impl LicenseApiError {
+    pub fn code(&self) -> &'static str {
+        use LicenseApiError::*;
+        match self {
+            MissingHeaders(_) => "missing_headers",
+            AuthorizationMissingParams(_) => "authorization_missing_params",
+            AuthorizationInvalidHeaders => "authorization_invalid_headers",
+            HmacRequired => "hmac_required",
+            DateHeaderDiff => "date_header_diff",
+            InvalidApiKey => "invalid_api_key",
+            SignatureMismatch => "signature_mismatch",
+            OauthTokenExpired => "oauth_token_expired",
+            OauthTokenMalformed => "oauth_token_malformed",
+            MissingParams(_) => "missing_params",
+            InvalidParams(_) => "invalid_params",
+            UnknownProduct => "unknown_product",
+            UnknownCustomerAccount => "unknown_customer_account",
+            InvalidResponseType => "invalid_response_type",
+            InvalidRedirectUri => "invalid_redirect_uri",
+            InvalidCode => "invalid_code",
+            InvalidIdToken => "invalid_id_token",
+            LicenseNotFound => "license_not_found",
+            LicenseNotEnabled => "license_not_enabled",
+            LicenseExpired => "license_expired",
+            LicenseNotActive => "license_not_active",
+            LicenseActivatedMaxTimes => "license_activated_max_times",
+            UserDisabled => "user_disabled",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            Internal => "internal_server_error",
+        }
+    }
+}
+
+impl ResponseError for LicenseApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            LicenseApiError::OauthTokenExpired | LicenseApiError::OauthTokenMalformed => StatusCode::UNAUTHORIZED,
+            LicenseApiError::NotFound => StatusCode::NOT_FOUND,
+            LicenseApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            LicenseApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let body = serde_json::json!({ "status": status.as_u16(), "code": self.code(), "message": self.to_string() });
+        HttpResponse::build(status).content_type("application/json").body(body.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for LicenseApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "License API storage error");
+        LicenseApiError::Internal
+    }
+}

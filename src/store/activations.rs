@@ -1,0 +1,1 @@
+//! Seat accounting lives here (issue: SSO license activation).

@@ -1,0 +1,1 @@
+//! askama views of the hosted UI.

@@ -18,4 +18,4 @@ pub mod ui;
 
 pub use clock::Clock;
 pub use config::Config;
-pub use state::{build, Application, StartError};
+pub use state::{build, build_with_listener, Application, StartError};

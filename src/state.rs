@@ -104,6 +104,11 @@ impl Application {
 /// Builds the whole application: state, background tasks and the bound HTTP server.
 pub async fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
     let listener = TcpListener::bind(&config.bind).map_err(|e| StartError::Bind { addr: config.bind.clone(), source: e })?;
+    build_with_listener(config, clock, listener).await
+}
+
+/// As `build`, on a listener bound by the caller (tests bind port 0 first, to know the issuer URL).
+pub async fn build_with_listener(config: Config, clock: Clock, listener: TcpListener) -> Result<Application, StartError> {
     let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
     let workers = if config.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { config.workers };
     let state = web::Data::new(AppState::new(config, clock).await?);

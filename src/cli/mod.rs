@@ -1,6 +1,6 @@
 //! The command line (SPEC §7): `serve` (default), `migrate`, `demo`, `keys …` and management commands.
-mod demo;
-mod manage;
+pub mod demo;
+pub mod manage;
 
 use std::path::PathBuf;
 

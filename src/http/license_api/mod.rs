@@ -42,11 +42,9 @@ pub fn json_ok<T: serde::Serialize>(value: &T) -> Result<HttpResponse, LicenseAp
 /// Signs the final body bytes (SPEC §3.2): base64 RSASSA-PKCS1-v1_5/SHA-256 in `LicenseSignature`.
 async fn sign_response(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let http_req = req.request().clone();
-    let res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::new(http_req, e.error_response()),
-    };
+    // Handler and extractor errors arrive here already rendered as responses; an `Err` can only come from
+    // middleware, and is passed on as is.
+    let res = next.call(req).await?.map_into_boxed_body();
     let (http_req, res) = res.into_parts();
     let (mut head, body) = res.into_parts();
     let bytes = match actix_web::body::to_bytes(body).await {

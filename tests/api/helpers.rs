@@ -1,0 +1,216 @@
+//! `spawn_app`: the real server on a random port with its own database — a fresh SQLite file, or a fresh
+//! PostgreSQL database on 127.0.0.1:5432 that is dropped afterwards. PostgreSQL being unreachable fails the test.
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use keyway::cli::demo::{self, Demo};
+use keyway::crypto::hmac_auth::{compute_signature, http_date};
+use keyway::{Clock, Config};
+use sea_orm::{ConnectionTrait, Database};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: actix_web::web::Data<keyway::state::AppState>,
+    pub clock: Clock,
+    pub demo: Demo,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub keys_dir: PathBuf,
+    _tmp: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("KEYWAY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Key generation is slow; every test copies one set of keys made once per test binary.
+fn template_keys() -> &'static PathBuf {
+    static KEYS: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &KEYS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().to_path_buf();
+            keyway::crypto::keys::KeyRing::load_or_create(&path, 1).expect("oidc key");
+            keyway::crypto::keys::LicenseSigner::load_or_create(&path).expect("license key");
+            (dir, path)
+        })
+        .1
+}
+
+pub fn real_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn test_config(db: &str, keys: PathBuf, port: u16) -> Config {
+    Config {
+        bind: format!("127.0.0.1:{port}"),
+        issuer: format!("http://127.0.0.1:{port}"),
+        database_url: db.to_string(),
+        keys_dir: keys,
+        workers: 2,
+        db_max_connections: 8,
+        // Cheap argon2 for tests: the parameters are exercised, not the cost.
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        argon2_parallelism: 1,
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let keys_dir = tmp.path().join("keys");
+    std::fs::create_dir_all(&keys_dir).expect("keys dir");
+    for entry in std::fs::read_dir(template_keys()).expect("template keys") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), keys_dir.join(entry.file_name())).expect("copy key");
+    }
+    let (url, pg_database) = match db {
+        Db::Sqlite => (format!("sqlite://{}/keyway.db", tmp.path().display()), None),
+        Db::Postgres => {
+            let name = format!("keyway_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(pg_admin_url()).await.expect("PostgreSQL at 127.0.0.1:5432 must be reachable for the tests");
+            admin
+                .execute(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("CREATE DATABASE \"{name}\"")))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = pg_admin_url();
+            let url = match base.rsplit_once('/') {
+                Some((prefix, _)) => format!("{prefix}/{name}"),
+                None => panic!("bad KEYWAY_TEST_PG"),
+            };
+            (url, Some(name))
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut config = test_config(&url, keys_dir.clone(), port);
+    tweak(&mut config);
+    let clock = Clock::manual(real_now());
+    let app = keyway::build_with_listener(config.clone(), clock.clone(), listener).await.expect("build app");
+    let state = app.state.clone();
+    let demo = demo::ensure(&state.store, &config, clock.now()).await.expect("demo data");
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    TestApp { base: config.issuer.clone(), state, clock, demo, client, db, keys_dir, _tmp: tmp, pg_database }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            // Drop runs outside async context: a short-lived runtime on its own thread drops the database.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+                rt.block_on(async move {
+                    if let Ok(admin) = Database::connect(pg_admin_url()).await {
+                        let _ = admin
+                            .execute(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// HMAC headers for the demo API key at the app's current time.
+    pub fn signed_headers(&self) -> (String, String) {
+        self.signed_headers_with(&self.demo.api_key, &self.demo.shared_key, self.clock.now())
+    }
+
+    pub fn signed_headers_with(&self, api_key: &str, shared_key: &str, at: i64) -> (String, String) {
+        let date = http_date(at);
+        let sig = compute_signature(shared_key, &date);
+        (date, format!(r#"algorithm="hmac-sha256",headers="date",signature="{sig}",apikey="{api_key}""#))
+    }
+
+    /// A signed License API GET (`path_and_query` starts with `/api/v4/`).
+    pub async fn signed_get(&self, path_and_query: &str) -> reqwest::Response {
+        let (date, auth) = self.signed_headers();
+        self.client
+            .get(self.url(path_and_query))
+            .header("Date", date)
+            .header("Authorization", auth)
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn signed_post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        let (date, auth) = self.signed_headers();
+        self.client
+            .post(self.url(path))
+            .header("Date", date)
+            .header("Authorization", auth)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Asserts a License API error: status, `code`, a message, the documented body shape and a valid signature.
+pub async fn assert_license_error(app: &TestApp, res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(res.status().as_u16(), status, "status for {code}");
+    let sig = res.headers().get("LicenseSignature").map(|v| v.to_str().expect("ascii").to_string());
+    let bytes = res.bytes().await.expect("body");
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {}", String::from_utf8_lossy(&bytes)));
+    assert_eq!(body["code"], code, "body {body}");
+    assert_eq!(body["status"], status);
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    verify_license_signature(app, &bytes, sig.as_deref().expect("LicenseSignature header on errors too"));
+    body
+}
+
+/// Checks `LicenseSignature` against the license public key, as the Python SDK does (over the raw bytes).
+pub fn verify_license_signature(app: &TestApp, body: &[u8], sig_b64: &str) {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    let key = rsa::RsaPublicKey::from_public_key_pem(&app.demo.license_public_key_pem).expect("pem");
+    let verifying = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key);
+    let sig_bytes = base64::engine::general_purpose::STANDARD.decode(sig_b64).expect("base64 signature");
+    let sig = rsa::pkcs1v15::Signature::try_from(sig_bytes.as_slice()).expect("signature");
+    verifying.verify(body, &sig).expect("LicenseSignature verifies");
+}
+
+/// Runs each test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! dual {
+    ($(async fn $name:ident($app:ident) $body:block)*) => { $(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { run($crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { run($crate::helpers::spawn_app($crate::helpers::Db::Postgres).await).await }
+        }
+    )* };
+}

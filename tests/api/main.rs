@@ -1,0 +1,8 @@
+//! One integration test binary (links once). Every test starts the real server on a random port with its own
+//! database; `dual!` runs each on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod license_api_auth;
+mod sso_url;
+mod ops;

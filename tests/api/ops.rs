@@ -1,0 +1,24 @@
+//! Health, readiness, the SDK online check, discovery and JWKS.
+use crate::dual;
+
+dual! {
+    async fn health_ready_and_root(app) {
+        for path in ["/", "/healthz", "/readyz"] {
+            let res = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+        }
+    }
+
+    async fn discovery_and_jwks(app) {
+        let d: serde_json::Value = app.client.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(d["issuer"], app.base.as_str());
+        assert_eq!(d["authorization_endpoint"], format!("{}/oauth2/authorize", app.base));
+        assert_eq!(d["userinfo_endpoint"], format!("{}/oauth2/userInfo", app.base));
+        assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+        assert!(d["response_types_supported"].as_array().unwrap().iter().any(|v| v == "id_token token"));
+        let jwks: serde_json::Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(jwks["keys"][0]["kid"], app.state.keys().signer().kid.as_str());
+    }
+}

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod http;
 pub mod license;
 pub mod oauth;
+pub mod params;
 pub mod state;
 pub mod store;
 pub mod ui;

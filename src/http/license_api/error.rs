@@ -117,3 +117,15 @@ impl From<crate::store::StoreError> for LicenseApiError {
         LicenseApiError::Internal
     }
 }
+
+impl From<crate::params::ParamError> for LicenseApiError {
+    fn from(e: crate::params::ParamError) -> Self {
+        LicenseApiError::InvalidParams(e.0)
+    }
+}
+
+impl From<crate::params::MissingParams> for LicenseApiError {
+    fn from(e: crate::params::MissingParams) -> Self {
+        LicenseApiError::MissingParams(e.0)
+    }
+}

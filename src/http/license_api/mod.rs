@@ -2,7 +2,6 @@
 //! JSON signed with the license signing key in the `LicenseSignature` header.
 pub mod auth;
 pub mod error;
-pub mod params;
 mod sso_url;
 
 use actix_web::body::{BoxBody, MessageBody};

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::auth::LicenseClient;
 use super::error::LicenseApiError;
-use super::params::Params;
+use crate::params::Params;
 use super::json_ok;
 use crate::license::sso_url::{self, ProductClient, SsoUrlError, SsoUrlRequest};
 use crate::oauth::discovery::{INTROSPECT_PATH, LOGOUT_PATH, TOKEN_PATH};

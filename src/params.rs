@@ -1,28 +1,39 @@
-//! Strict query/form parameter parsing for the License API: UTF-8 only, each parameter at most once, values of
-//! bounded length. Anything else is a 400 `invalid_params` naming the parameter (never a 500).
+//! Strict query/form parameter parsing shared by every surface: UTF-8 only, each parameter at most once
+//! (RFC 6749 §3.1), values of bounded length. Each surface maps `ParamError` to its own error format.
 use std::collections::HashMap;
 
-use super::error::LicenseApiError;
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParamError(pub String);
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct MissingParams(pub Vec<String>);
 
 pub const MAX_VALUE_LEN: usize = 4096;
 
+#[derive(Debug, Clone, Default)]
 pub struct Params(HashMap<String, String>);
 
 impl Params {
-    pub fn parse(raw: &str) -> Result<Params, LicenseApiError> {
+    pub fn parse(raw: &str) -> Result<Params, ParamError> {
         let mut map = HashMap::new();
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = decode(k).ok_or_else(|| LicenseApiError::InvalidParams("query parameters must be UTF-8".into()))?;
-            let v = decode(v).ok_or_else(|| LicenseApiError::InvalidParams(format!("parameter {k} must be UTF-8")))?;
+            let k = decode(k).ok_or_else(|| ParamError("query parameters must be UTF-8".into()))?;
+            let v = decode(v).ok_or_else(|| ParamError(format!("parameter {k} must be UTF-8")))?;
             if v.len() > MAX_VALUE_LEN {
-                return Err(LicenseApiError::InvalidParams(format!("parameter {k} is too long")));
+                return Err(ParamError(format!("parameter {k} is too long")));
             }
             if map.insert(k.clone(), v).is_some() {
-                return Err(LicenseApiError::InvalidParams(format!("parameter {k} is given more than once")));
+                return Err(ParamError(format!("parameter {k} is given more than once")));
             }
         }
         Ok(Params(map))
+    }
+
+    /// Whether the parameter was sent at all (even empty).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 
     /// A non-empty value, or None.
@@ -31,10 +42,10 @@ impl Params {
     }
 
     /// All required parameters, or `missing_params` naming every absent one.
-    pub fn require<const N: usize>(&self, names: [&str; N]) -> Result<[&str; N], LicenseApiError> {
+    pub fn require<const N: usize>(&self, names: [&str; N]) -> Result<[&str; N], MissingParams> {
         let missing: Vec<String> = names.iter().filter(|n| self.get(n).is_none()).map(|n| n.to_string()).collect();
         if !missing.is_empty() {
-            return Err(LicenseApiError::MissingParams(missing));
+            return Err(MissingParams(missing));
         }
         Ok(names.map(|n| self.get(n).unwrap_or_default()))
     }
@@ -56,7 +67,7 @@ mod tests {
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), Some("x y z"));
         assert_eq!(p.get("c"), None);
-        assert!(matches!(p.require(["a", "c", "d"]), Err(LicenseApiError::MissingParams(m)) if m == ["c", "d"]));
+        assert!(matches!(p.require(["a", "c", "d"]), Err(MissingParams(m)) if m == ["c", "d"]));
         assert!(Params::parse("a=%ff").is_err());
         assert!(Params::parse("a=1&a=2").is_err());
         assert!(Params::parse(&format!("a={}", "x".repeat(MAX_VALUE_LEN + 1))).is_err());

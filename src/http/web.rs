@@ -1,0 +1,101 @@
+//! Shared pieces of the hosted UI handlers: locale, cookies, CSRF tokens, security headers, the error page.
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use askama::Template;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::crypto::secrets::{hex, random_token, secrets_equal};
+use crate::state::AppState;
+use crate::ui::{ErrorView, Locale, Strings};
+
+pub const SESSION_COOKIE: &str = "kw_session";
+pub const CSRF_COOKIE: &str = "kw_csrf";
+
+pub fn strings(req: &HttpRequest) -> &'static Strings {
+    Locale::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())).strings()
+}
+
+pub fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age: Option<i64>) -> Cookie<'a> {
+    let mut c = Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(state.config.is_https()).finish();
+    if let Some(s) = max_age {
+        c.set_max_age(actix_web::cookie::time::Duration::seconds(s));
+    }
+    c
+}
+
+pub fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, name, String::new(), Some(0));
+    c.make_removal();
+    c
+}
+
+/// Double-submit CSRF defence bound to a random per-browser cookie: the form carries HMAC(cookie key, cookie
+/// value), which a cross-site attacker can neither read nor compute.
+pub struct Csrf {
+    pub token: String,
+    /// Set when the browser had no CSRF cookie yet.
+    pub new_cookie: Option<Cookie<'static>>,
+}
+
+fn csrf_mac(state: &AppState, cookie_value: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.cookie_key).unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
+    mac.update(b"csrf:");
+    mac.update(cookie_value.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+pub fn csrf(state: &AppState, req: &HttpRequest) -> Csrf {
+    match req.cookie(CSRF_COOKIE).filter(|c| c.value().len() >= 32) {
+        Some(c) => Csrf { token: csrf_mac(state, c.value()), new_cookie: None },
+        None => {
+            let value = random_token();
+            Csrf { token: csrf_mac(state, &value), new_cookie: Some(cookie(state, CSRF_COOKIE, value, None)) }
+        }
+    }
+}
+
+pub fn csrf_valid(state: &AppState, req: &HttpRequest, presented: Option<&str>) -> bool {
+    match (req.cookie(CSRF_COOKIE), presented) {
+        (Some(c), Some(p)) => secrets_equal(csrf_mac(state, c.value()).as_bytes(), p.as_bytes()),
+        _ => false,
+    }
+}
+
+/// Headers for every HTML page: no caching, no framing, no sniffing, no referrer; no scripts.
+pub fn html(status: StatusCode) -> HttpResponseBuilder {
+    let mut b = HttpResponse::build(status);
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // form-action is left out on purpose: browsers apply it to the redirect after the login POST, which goes
+        // to the client's redirect_uri.
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        ));
+    b
+}
+
+pub fn render<T: Template>(view: &T) -> Result<String, askama::Error> {
+    view.render()
+}
+
+/// The HTML error page (never a redirect), with a request id that also goes to the log.
+pub fn error_page(req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::info!(request_id, status = status.as_u16(), path = req.path(), message, "hosted UI error page");
+    let view = ErrorView { t: strings(req), message, request_id: &request_id };
+    match render(&view) {
+        Ok(body) => html(status).body(body),
+        Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message.to_string()),
+    }
+}
+
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}

@@ -1,0 +1,144 @@
+//! English and German, chosen by `Accept-Language` (RFC 9110 §12.5.4), English by default.
+pub struct Strings {
+    pub lang: &'static str,
+    pub sign_in: &'static str,
+    pub sign_in_to: &'static str,
+    pub account: &'static str,
+    pub account_code: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+    pub login_failed: &'static str,
+    pub csrf_failed: &'static str,
+    pub unknown_account: &'static str,
+    pub error_title: &'static str,
+    pub request_id: &'static str,
+    pub sign_out: &'static str,
+    pub sign_out_confirm: &'static str,
+    pub signed_out: &'static str,
+    pub signed_out_text: &'static str,
+    pub account_title: &'static str,
+    pub signed_in_as: &'static str,
+    pub no_licenses: &'static str,
+    pub license_type: &'static str,
+    pub seats: &'static str,
+    pub expires: &'static str,
+    pub devices: &'static str,
+    pub device: &'static str,
+    pub no_devices: &'static str,
+    pub activated_at: &'static str,
+    pub actions: &'static str,
+    pub deactivate: &'static str,
+}
+
+pub static EN: Strings = Strings {
+    lang: "en",
+    sign_in: "Sign in",
+    sign_in_to: "Sign in to",
+    account: "Account",
+    account_code: "Customer account",
+    email: "E-mail address",
+    password: "Password",
+    login_failed: "The e-mail address or password is incorrect, or the account is temporarily locked. Please try again later.",
+    csrf_failed: "Your sign-in form expired. Please try again.",
+    unknown_account: "The e-mail address or password is incorrect, or the account is temporarily locked. Please try again later.",
+    error_title: "Something went wrong",
+    request_id: "Request id",
+    sign_out: "Sign out",
+    sign_out_confirm: "Do you want to sign out?",
+    signed_out: "You are signed out",
+    signed_out_text: "You can close this window.",
+    account_title: "Your licenses",
+    signed_in_as: "Signed in as",
+    no_licenses: "You have no licenses yet.",
+    license_type: "Type",
+    seats: "Seats in use",
+    expires: "Expires",
+    devices: "Active devices",
+    device: "Device",
+    no_devices: "No active devices.",
+    activated_at: "Activated",
+    actions: "Actions",
+    deactivate: "Deactivate",
+};
+
+pub static DE: Strings = Strings {
+    lang: "de",
+    sign_in: "Anmelden",
+    sign_in_to: "Anmelden bei",
+    account: "Kundenkonto",
+    account_code: "Kundenkonto",
+    email: "E-Mail-Adresse",
+    password: "Passwort",
+    login_failed: "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist vorübergehend gesperrt. Bitte versuchen Sie es später erneut.",
+    csrf_failed: "Das Anmeldeformular ist abgelaufen. Bitte versuchen Sie es erneut.",
+    unknown_account: "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist vorübergehend gesperrt. Bitte versuchen Sie es später erneut.",
+    error_title: "Ein Fehler ist aufgetreten",
+    request_id: "Anfrage-ID",
+    sign_out: "Abmelden",
+    sign_out_confirm: "Möchten Sie sich abmelden?",
+    signed_out: "Sie sind abgemeldet",
+    signed_out_text: "Sie können dieses Fenster schließen.",
+    account_title: "Ihre Lizenzen",
+    signed_in_as: "Angemeldet als",
+    no_licenses: "Sie haben noch keine Lizenzen.",
+    license_type: "Typ",
+    seats: "Belegte Plätze",
+    expires: "Läuft ab",
+    devices: "Aktive Geräte",
+    device: "Gerät",
+    no_devices: "Keine aktiven Geräte.",
+    activated_at: "Aktiviert",
+    actions: "Aktionen",
+    deactivate: "Deaktivieren",
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    En,
+    De,
+}
+
+impl Locale {
+    /// The best of en/de for an `Accept-Language` value, by q-value then order.
+    pub fn negotiate(accept_language: Option<&str>) -> Locale {
+        let Some(header) = accept_language else { return Locale::En };
+        let mut best: Option<(f32, Locale)> = None;
+        for item in header.split(',') {
+            let mut parts = item.trim().split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let locale = match tag.split('-').next() {
+                Some("de") => Locale::De,
+                Some("en") => Locale::En,
+                _ => continue,
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, locale));
+            }
+        }
+        best.map(|b| b.1).unwrap_or(Locale::En)
+    }
+
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Locale::En => &EN,
+            Locale::De => &DE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiates() {
+        assert_eq!(Locale::negotiate(None), Locale::En);
+        assert_eq!(Locale::negotiate(Some("de-DE,de;q=0.9,en;q=0.8")), Locale::De);
+        assert_eq!(Locale::negotiate(Some("fr-FR, en;q=0.5, de;q=0.7")), Locale::De);
+        assert_eq!(Locale::negotiate(Some("fr")), Locale::En);
+        assert_eq!(Locale::negotiate(Some("de;q=0, en")), Locale::En);
+    }
+}

@@ -214,3 +214,83 @@ macro_rules! dual {
         }
     )* };
 }
+
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The value of a hidden input in an HTML page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#x27;", "'").replace("&#39;", "'"))
+}
+
+impl TestApp {
+    pub fn authorize_url(&self, extra: &str) -> String {
+        format!(
+            "{}/oauth2/authorize?client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback&customer_account_code=demo-customer&{extra}",
+            self.base, self.demo.client_id
+        )
+    }
+
+    /// GET the authorize URL and expect the login page; returns its HTML.
+    pub async fn login_page(&self, authorize_url: &str) -> String {
+        let res = self.client.get(authorize_url).send().await.expect("authorize");
+        assert_eq!(res.status(), 200, "expected the login page");
+        res.text().await.expect("html")
+    }
+
+    /// Posts the login form of `page` with the given credentials; returns the response (303 on success).
+    pub async fn submit_login(&self, page: &str, email: &str, password: &str) -> reqwest::Response {
+        let form = [
+            ("csrf_token", hidden(page, "csrf_token").expect("csrf_token")),
+            ("authz", hidden(page, "authz").expect("authz")),
+            ("email", email.to_string()),
+            ("password", password.to_string()),
+        ];
+        self.client.post(self.url("/login")).form(&form).send().await.expect("login")
+    }
+
+    /// Signs in as the demo user through the hosted page and returns the redirect Location.
+    pub async fn login(&self, authorize_url: &str) -> String {
+        let page = self.login_page(authorize_url).await;
+        let res = self.submit_login(&page, &self.demo.user_email, &self.demo.user_password).await;
+        assert_eq!(res.status(), 303, "login should redirect");
+        res.headers()["location"].to_str().unwrap().to_string()
+    }
+
+    /// A code for the demo client with PKCE (scope as given).
+    pub async fn code(&self, scope: &str) -> String {
+        let loc = self.login(&self.authorize_url(&format!("response_type=code&scope={scope}&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256"))).await;
+        query_param(&loc, "code").expect("code in redirect")
+    }
+
+    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url("/oauth2/token"))
+            .basic_auth(&self.demo.client_id, Some(&self.demo.client_secret))
+            .form(form)
+            .send()
+            .await
+            .expect("token")
+    }
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let found = u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    found
+}
+
+pub fn fragment_params(url: &str) -> std::collections::HashMap<String, String> {
+    let frag = url.split_once('#').map(|x| x.1).unwrap_or("");
+    url::form_urlencoded::parse(frag.as_bytes()).into_owned().collect()
+}
+
+/// Decodes a JWT payload without verifying (tests verify separately).
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+}

@@ -5,4 +5,5 @@
 mod helpers;
 mod license_api_auth;
 mod sso_url;
+mod oidc;
 mod ops;

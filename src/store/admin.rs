@@ -324,6 +324,18 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_license_expiry(&self, id: i64, expires_at: Option<i64>) -> Result<(), StoreError> {
+        let res = license::Entity::update_many()
+            .col_expr(license::Column::ExpiresAt, sea_orm::sea_query::Expr::value(expires_at))
+            .filter(license::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("license"));
+        }
+        Ok(())
+    }
+
     pub async fn count_users(&self) -> Result<u64, StoreError> {
         Ok(license_user::Entity::find().count(&self.db).await?)
     }

@@ -294,3 +294,37 @@ pub fn jwt_claims(token: &str) -> serde_json::Value {
     let payload = token.split('.').nth(1).expect("payload");
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
 }
+
+impl TestApp {
+    /// Another code for the demo user, reusing the browser session (no login page the second time).
+    pub async fn next_code(&self) -> String {
+        let res = self.client.get(self.authorize_url(&format!("response_type=code&scope=openid%20email&code_challenge={CHALLENGE}&code_challenge_method=S256"))).send().await.expect("authorize");
+        if res.status() == 200 {
+            return self.code("openid%20email").await;
+        }
+        query_param(res.headers()["location"].to_str().unwrap(), "code").expect("code")
+    }
+
+    /// An id_token from the `token` response type (implicit, Cognito style).
+    pub async fn implicit_id_token(&self) -> String {
+        let url = self.authorize_url("response_type=token&scope=openid%20email%20profile&state=t");
+        let res = self.client.get(&url).send().await.expect("authorize");
+        let loc = if res.status() == 200 {
+            self.login(&url).await
+        } else {
+            res.headers()["location"].to_str().unwrap().to_string()
+        };
+        fragment_params(&loc).remove("id_token").expect("id_token")
+    }
+
+    pub async fn activate(&self, body: serde_json::Value) -> reqwest::Response {
+        self.signed_post_json("/api/v4/activate_license", &body).await
+    }
+}
+
+/// Verifies the body's `license_signature` as the Node SDK does.
+pub fn verify_body_license_signature(app: &TestApp, body: &serde_json::Value, hardware_id: &str, id: &str) {
+    let validity = body["validity_period"].as_str().unwrap_or("");
+    let text = format!("{hardware_id}#{}#{validity}", id.split('|').next().unwrap()).to_lowercase();
+    verify_license_signature(app, text.as_bytes(), body["license_signature"].as_str().expect("license_signature"));
+}

@@ -2,6 +2,7 @@
 //! database; `dual!` runs each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod activation;
 mod helpers;
 mod license_api_auth;
 mod sso_url;

@@ -2,6 +2,7 @@
 //! JSON signed with the license signing key in the `LicenseSignature` header.
 pub mod auth;
 pub mod error;
+mod activation;
 mod sso_url;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -19,12 +20,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v4")
             .wrap(from_fn(sign_response))
             .route("/sso_url", web::get().to(sso_url::get_sso_url))
+            .route("/activate_license", web::post().to(activation::post_activate_license))
+            .route("/check_license", web::get().to(activation::get_check_license))
+            .route("/deactivate_license", web::post().to(activation::post_deactivate_license))
+            .route("/user_licenses", web::get().to(activation::get_user_licenses))
+            .route("/oauth_url", web::get().to(activation::get_oauth_url))
             .default_service(web::to(not_found)),
     );
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, LicenseApiError> {
-    let known = ["/api/v4/sso_url"];
+    let known = ["/api/v4/sso_url", "/api/v4/activate_license", "/api/v4/check_license", "/api/v4/deactivate_license", "/api/v4/user_licenses", "/api/v4/oauth_url"];
     if known.contains(&req.path()) {
         Err(LicenseApiError::MethodNotAllowed)
     } else {

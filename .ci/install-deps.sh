@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Installs what the protocol and browser tests need on a Debian 12 machine (run as root):
+#   - Debian's chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)
+#   - the Python packages pinned in tests/sdk/requirements.txt
+#   - the npm packages locked in tests/sdk/package-lock.json (when that file exists)
+# Idempotent, quiet on success (output of each step goes to a log that is printed only on failure),
+# and fast when everything is already there: each step first checks and skips.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SDK="$ROOT/tests/sdk"
+REQS="$SDK/requirements.txt"
+PYTHON="${PYTHON:-python3}"
+LOG="$(mktemp -t keyway-install-deps.XXXXXX)"
+trap 'rm -f "$LOG"' EXIT
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+fi
+
+# Runs a command with its output captured; on failure prints the output and stops.
+run() {
+    local what="$1"
+    shift
+    if ! "$@" >"$LOG" 2>&1; then
+        echo "install-deps: $what failed: $*" >&2
+        cat "$LOG" >&2
+        exit 1
+    fi
+}
+
+# --- Debian packages -------------------------------------------------------------------------------------
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    run "apt-get update" $SUDO apt-get update -q
+    run "apt-get install" $SUDO apt-get install -y -q --no-install-recommends \
+        chromium chromium-driver fonts-liberation
+fi
+
+# --- Python packages -------------------------------------------------------------------------------------
+if [ ! -f "$REQS" ]; then
+    echo "install-deps: $REQS is missing" >&2
+    exit 1
+fi
+# Skip pip when every `name==version` pin is already installed at that version (no index round trip).
+# Any line that is not a plain pin makes the check fail, and pip then decides.
+pins_satisfied() {
+    "$PYTHON" - "$REQS" <<'PY'
+import re, sys
+from importlib import metadata
+ok = True
+for raw in open(sys.argv[1], encoding="utf-8"):
+    line = raw.split("#", 1)[0].strip()
+    if not line:
+        continue
+    m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!_-]+)", line)
+    if not m:
+        ok = False
+        break
+    try:
+        if metadata.version(m.group(1)) != m.group(2):
+            ok = False
+            break
+    except metadata.PackageNotFoundError:
+        ok = False
+        break
+sys.exit(0 if ok else 1)
+PY
+}
+if ! pins_satisfied; then
+    run "pip install" "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+        --root-user-action=ignore -r "$REQS"
+fi
+
+# --- npm packages ----------------------------------------------------------------------------------------
+# `npm ci` always wipes node_modules, so it runs only when the lock file changed since the last install
+# (a stamp with the lock file's hash is kept inside node_modules).
+if [ -f "$SDK/package-lock.json" ]; then
+    LOCK_SUM="$(sha256sum "$SDK/package-lock.json" | cut -d' ' -f1)"
+    STAMP="$SDK/node_modules/.keyway-lock.sha256"
+    if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
+        run "npm ci" npm ci --prefix "$SDK" --no-audit --no-fund --loglevel=error
+        echo "$LOCK_SUM" >"$STAMP"
+    fi
+fi

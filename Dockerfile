@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# keyway: multi-stage build. The binary embeds its templates and CSS, so the runtime image needs nothing else.
+
+FROM rust:1-bookworm AS builder
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin keyway \
+    && cp target/release/keyway /usr/local/bin/keyway
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 keyway \
+    && useradd --system --uid 10001 --gid keyway --home-dir /app --shell /usr/sbin/nologin keyway \
+    && mkdir -p /app/keys /app/data \
+    && chown -R keyway:keyway /app \
+    && chmod 700 /app/keys
+COPY --from=builder /usr/local/bin/keyway /usr/local/bin/keyway
+WORKDIR /app
+USER keyway
+# keys/ holds the signing keys (share it between replicas); data/ the SQLite file when no PostgreSQL URL is set.
+VOLUME ["/app/keys"]
+ENV KEYWAY_BIND=0.0.0.0:8080
+EXPOSE 8080
+ENTRYPOINT ["keyway"]
+CMD ["serve"]

@@ -37,6 +37,8 @@ pub struct Config {
     pub admin_secret: Option<String>,
     /// Log format: "text" or "json".
     pub log_format: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             lockout_seconds: 300,
             admin_secret: None,
             log_format: "text".into(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -77,12 +80,18 @@ pub enum ConfigError {
 impl Config {
     /// Loads `keyway.toml` (or the file named by `KEYWAY_CONFIG`) and the environment.
     pub fn load(file: Option<PathBuf>) -> Result<Config, ConfigError> {
+        // A file named explicitly must exist; the default keyway.toml is optional.
+        if let Some(f) = &file {
+            if !f.is_file() {
+                return Err(ConfigError::Invalid { key: "config", reason: format!("{} does not exist", f.display()) });
+            }
+        }
         let file = file
             .or_else(|| std::env::var_os("KEYWAY_CONFIG").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("keyway.toml"));
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("KEYWAY_").ignore(&["CONFIG"]))
+            .merge(Env::prefixed("KEYWAY_").ignore(&["CONFIG", "LOG", "TEST_PG"]))
             .extract()
             .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         config.validate()?;

@@ -138,21 +138,21 @@ fn uuid_bytes(hex32: &str) -> [u8; 16] {
 pub fn print(d: &Demo, json: bool) {
     if json {
         match serde_json::to_string(d) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => super::say(format_args!("{s}")),
             Err(e) => eprintln!("error: {e}"),
         }
         return;
     }
-    println!("keyway demo data");
-    println!("  issuer / URL           {}", d.issuer);
-    println!("  login (demo user)      {} / {}", d.user_email, d.user_password);
-    println!("  License API key        {}", d.api_key);
-    println!("  License API shared key {}", d.shared_key);
-    println!("  product / client_id    {} / {}", d.product, d.client_id);
-    println!("  client_secret          {}", d.client_secret);
-    println!("  redirect_uri           {}", d.redirect_uri);
-    println!("  customer account       {}", d.customer_account_code);
-    println!("  license                {} (id {}, {} seats)", d.license_key, d.license_id, d.max_activations);
-    println!("  try the hosted login   {}/oauth2/authorize?client_id={}&response_type=code&scope=openid%20email%20profile&redirect_uri={}&customer_account_code={}",
-        d.issuer, d.client_id, crate::license::sso_url::encode(&d.redirect_uri), d.customer_account_code);
+    super::say(format_args!("keyway demo data"));
+    super::say(format_args!("  issuer / URL           {}", d.issuer));
+    super::say(format_args!("  login (demo user)      {} / {}", d.user_email, d.user_password));
+    super::say(format_args!("  License API key        {}", d.api_key));
+    super::say(format_args!("  License API shared key {}", d.shared_key));
+    super::say(format_args!("  product / client_id    {} / {}", d.product, d.client_id));
+    super::say(format_args!("  client_secret          {}", d.client_secret));
+    super::say(format_args!("  redirect_uri           {}", d.redirect_uri));
+    super::say(format_args!("  customer account       {}", d.customer_account_code));
+    super::say(format_args!("  license                {} (id {}, {} seats)", d.license_key, d.license_id, d.max_activations));
+    super::say(format_args!("  try the hosted login   {}/oauth2/authorize?client_id={}&response_type=code&scope=openid%20email%20profile&redirect_uri={}&customer_account_code={}",
+        d.issuer, d.client_id, crate::license::sso_url::encode(&d.redirect_uri), d.customer_account_code));
 }

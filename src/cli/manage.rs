@@ -164,7 +164,7 @@ async fn account_id(store: &Store, org_id: &str, code: &str) -> Result<String, C
 }
 
 fn out(v: serde_json::Value) {
-    println!("{v}");
+    super::say(format_args!("{v}"));
 }
 
 /// Creates a product and returns it with its plain client secret (None for public clients).

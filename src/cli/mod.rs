@@ -75,7 +75,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
             open_store(&config).await?;
-            println!("migrations applied to {}", redact_url(&config.database_url));
+            say(format!("migrations applied to {}", redact_url(&config.database_url)));
             Ok(())
         }
         Command::Demo { json } => {
@@ -86,18 +86,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keys(KeysCommand::Rotate) => {
             let ring = KeyRing::rotate(&config.keys_dir, now)?;
-            println!("new signing key {}; published keys: {}", ring.signer().kid, ring.kids().join(", "));
+            say(format!("new signing key {}; published keys: {}", ring.signer().kid, ring.kids().join(", ")));
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
             let ring = KeyRing::load_or_create(&config.keys_dir, now)?;
             for (i, kid) in ring.kids().iter().enumerate() {
-                println!("{kid}{}", if i == 0 { "  (signing)" } else { "  (retired, still published)" });
+                say(format!("{kid}{}", if i == 0 { "  (signing)" } else { "  (retired, still published)" }));
             }
             Ok(())
         }
         Command::Keys(KeysCommand::LicensePublic) => {
-            print!("{}", LicenseSigner::load_or_create(&config.keys_dir)?.public_pem());
+            say(LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().trim_end());
             Ok(())
         }
         Command::Manage(cmd) => {
@@ -116,7 +116,7 @@ async fn open_store(config: &Config) -> Result<Store, CliError> {
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KEYWAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
@@ -143,4 +143,10 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Prints a line to stdout; a closed pipe (`keyway demo | head -1`) is not an error worth a panic.
+pub fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

@@ -126,7 +126,7 @@ pub fn login_page(state: &AppState, req: &HttpRequest, areq: &AuthorizeRequest, 
         product_name: &areq.product.name,
         account_name: areq.customer_account.as_ref().map(|a| a.name.as_str()),
         ask_account: areq.customer_account.is_none(),
-        account_value,
+        account_value: areq.customer_account.as_ref().map(|a| a.code.as_str()).unwrap_or(account_value),
         email_value: email,
         error,
     };

@@ -96,6 +96,13 @@ pub fn error_page(req: &HttpRequest, status: StatusCode, message: &str) -> HttpR
     }
 }
 
+/// The client address for the audit trail: the peer, or `X-Forwarded-For` when configured behind a proxy.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    let trust = req.app_data::<actix_web::web::Data<AppState>>().is_some_and(|s| s.config.trust_forwarded_for);
+    if trust {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return Some(ip.to_string());
+        }
+    }
     req.peer_addr().map(|a| a.ip().to_string())
 }

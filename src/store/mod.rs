@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod entity;
 pub mod grants;
+pub mod one_time;
 pub mod sessions;
 
 use std::time::Duration;

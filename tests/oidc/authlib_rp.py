@@ -240,7 +240,9 @@ def walk_login(run: Run, http: requests.Session, auth_url: str) -> str:
                   f"a wrong password answered {r.status_code} (Location {r.headers.get('Location')}) instead of 200 "
                   "with the form again")
         run.check(wrong not in r.text, "the wrong password is echoed back in the page")
+        before = page.visible_text()
         page, form = parse_login_page(run, r.text)
+        run.check(page.visible_text() != before, "the form came back after a wrong password without any error text")
         page_url = r.url
         run.ok("wrong_password_rerenders_form")
 

@@ -221,7 +221,8 @@ pub async fn post_deactivate_license(state: web::Data<AppState>, client: License
     if !done {
         return Err(LicenseApiError::LicenseNotActive);
     }
-    json_ok(&json!({"license_id": l.id, "hardware_id": hardware_id, "deactivated": true}))
+    // The SDKs expect exactly this JSON string (the Node SDK treats anything else as a failure).
+    json_ok(&"license_deactivated")
 }
 
 pub async fn get_user_licenses(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {

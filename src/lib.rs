@@ -13,6 +13,7 @@ pub mod http;
 pub mod license;
 pub mod oauth;
 pub mod params;
+pub mod sso;
 pub mod state;
 pub mod store;
 pub mod ui;

@@ -21,8 +21,9 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
         return error_page(&req, StatusCode::BAD_REQUEST, "The form could not be read.");
     };
     let t = ui::strings(&req);
+    // No pending authorization request: a portal sign-in.
     let Some(raw_authz) = form.get("authz") else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in request is incomplete. Start again from the application.");
+        return super::account::portal_login(&state, &req, &form).await;
     };
     // The pending request is validated again: the hidden field is user input like any other.
     let areq = match authorize::validate(&state.store, raw_authz).await {

@@ -1,6 +1,9 @@
 //! HTTP surfaces: thin actix handlers, extractors, one error type per surface.
+pub mod abc;
+pub mod account;
 pub mod assets;
 pub mod authorize;
+pub mod backend_sso;
 pub mod health;
 pub mod license_api;
 pub mod login;
@@ -23,6 +26,9 @@ pub fn configure(cfg: &mut aw::ServiceConfig) {
         .configure(well_known::configure)
         .configure(authorize::configure)
         .configure(login::configure)
+        .configure(account::configure)
+        .configure(backend_sso::configure)
+        .configure(abc::configure)
         .configure(logout::configure)
         .configure(token::configure)
         .configure(userinfo::configure)

@@ -232,7 +232,7 @@ pub async fn exchange(state: &AppState, client: &product::Model, p: &Params) -> 
                 issued_token_type: None,
             })
         }
-        Some(crate::oauth::client::GRANT_TOKEN_EXCHANGE) => Err(TokenError::UnauthorizedClient("token exchange is not enabled for this client".into())),
+        Some(crate::oauth::client::GRANT_TOKEN_EXCHANGE) => token_exchange(state, client, p).await,
         Some(_) => Err(TokenError::UnsupportedGrantType),
     }
 }
@@ -335,4 +335,79 @@ async fn refresh(state: &AppState, client: &product::Model, token: &str, request
     let sub = subject_of(&user, &account);
     // RFC 6749 §6: the new refresh token carries exactly the scope of the one it replaces; so do its tokens.
     mint_user_tokens(state, client, &sub, &granted, &record.grant_id, record.session_id.as_deref(), record.auth_time, None, Some(&record)).await
+}
+
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// RFC 8693 token exchange: a product trades a user's access token (issued to it) for an access token of a
+/// linked product (`audience`: client_id or short code). The standard form of ABC's GenerateSSOToken.
+async fn token_exchange(state: &AppState, client: &product::Model, p: &Params) -> Result<TokenResponse, TokenError> {
+    if client.is_public_client() {
+        return Err(TokenError::UnauthorizedClient("public clients cannot exchange tokens".into()));
+    }
+    if client.linked_product_list().is_empty() {
+        return Err(TokenError::UnauthorizedClient("this client has no linked products to exchange tokens for".into()));
+    }
+    let subject = p.get("subject_token").ok_or_else(|| TokenError::InvalidRequest("subject_token is missing".into()))?;
+    match p.get("subject_token_type") {
+        Some(ACCESS_TOKEN_TYPE) => {}
+        Some(_) => return Err(TokenError::InvalidRequest("subject_token_type must be urn:ietf:params:oauth:token-type:access_token".into())),
+        None => return Err(TokenError::InvalidRequest("subject_token_type is missing".into())),
+    }
+    if p.get("requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+        return Err(TokenError::InvalidRequest("only access tokens can be requested".into()));
+    }
+    if p.contains("actor_token") {
+        return Err(TokenError::InvalidRequest("delegation (actor_token) is not supported".into()));
+    }
+    // RFC 8693 §2.2.2: an unusable subject_token is invalid_request.
+    let sub = tokens::verify_access_token(state, subject).await.map_err(|_| TokenError::InvalidRequest("subject_token is invalid, expired or revoked".into()))?;
+    if sub.client_id != client.client_id || sub.is_client_token() {
+        return Err(TokenError::InvalidRequest("subject_token must be a user's access token issued to this client".into()));
+    }
+    let audience = p.get("audience").or_else(|| p.get("resource")).ok_or_else(|| TokenError::InvalidTarget("audience is required".into()))?;
+    let target = match state.store.find_product_by_client_id(audience).await? {
+        Some(t) => Some(t),
+        None => state.store.find_product_by_code(&client.organization_id, audience).await?,
+    };
+    let target = target
+        .filter(|t| crate::sso::minted::linked(client, t))
+        .ok_or_else(|| TokenError::InvalidTarget("the audience is not a product linked to this client".into()))?;
+    let granted = Scope::parse(&sub.scope).map_err(|_| TokenError::Server)?;
+    let scope = match p.get("scope") {
+        None => granted,
+        Some(s) => {
+            let asked = Scope::parse(s).map_err(TokenError::InvalidScope)?;
+            if !asked.is_subset_of(&granted) {
+                return Err(TokenError::InvalidScope("the requested scope exceeds the subject token's".into()));
+            }
+            asked
+        }
+    };
+    let user = state.store.find_user(&sub.sub).await?.filter(|u| !u.disabled).ok_or_else(|| TokenError::InvalidRequest("the subject no longer exists".into()))?;
+    let now = state.now();
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: user.id.clone(),
+        aud: target.client_id.clone(),
+        exp: now + target.access_token_ttl.min(client.access_token_ttl),
+        iat: now,
+        jti: tokens::new_jti(),
+        client_id: client.client_id.clone(),
+        scope: scope.as_string(),
+        auth_time: sub.auth_time,
+        gid: sub.gid.clone(),
+        sid: sub.sid.clone(),
+        customer_account_code: sub.customer_account_code.clone(),
+    };
+    crate::oauth::login::audit(state, "token.exchange", &user.id, None, &format!("{} -> {}", client.client_id, target.client_id), now).await;
+    Ok(TokenResponse {
+        access_token: tokens::sign_access(&state.keys(), &claims)?,
+        token_type: "Bearer",
+        expires_in: claims.exp - now,
+        refresh_token: None,
+        id_token: None,
+        scope: scope.as_string(),
+        issued_token_type: Some(ACCESS_TOKEN_TYPE),
+    })
 }

@@ -167,6 +167,25 @@ impl Store {
         Ok(activation::Entity::find_by_id(id).one(&self.db).await?)
     }
 
+    /// The user with this external customer number (ABC's CIINo) in the organization.
+    pub async fn find_user_by_customer_no(&self, organization_id: &str, customer_no: &str) -> Result<Option<license_user::Model>, StoreError> {
+        let accounts: Vec<String> = customer_account::Entity::find()
+            .filter(customer_account::Column::OrganizationId.eq(organization_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        if accounts.is_empty() {
+            return Ok(None);
+        }
+        Ok(license_user::Entity::find()
+            .filter(license_user::Column::ExternalCustomerNo.eq(customer_no))
+            .filter(license_user::Column::CustomerAccountId.is_in(accounts))
+            .one(&self.db)
+            .await?)
+    }
+
     /// Users with this e-mail in any customer account of the organization (the SDKs identify SSO users by e-mail).
     pub async fn find_users_by_email_in_org(&self, organization_id: &str, email: &str) -> Result<Vec<license_user::Model>, StoreError> {
         let accounts: Vec<String> = customer_account::Entity::find()

@@ -181,6 +181,11 @@ impl Store {
             .await?)
     }
 
+    /// Accounts with this code in any organization (codes are unique per organization only).
+    pub async fn find_customer_accounts_by_code(&self, code: &str) -> Result<Vec<customer_account::Model>, StoreError> {
+        Ok(customer_account::Entity::find().filter(customer_account::Column::Code.eq(code)).all(&self.db).await?)
+    }
+
     pub async fn find_customer_account(&self, id: &str) -> Result<Option<customer_account::Model>, StoreError> {
         Ok(customer_account::Entity::find_by_id(id.to_string()).one(&self.db).await?)
     }

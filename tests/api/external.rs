@@ -103,3 +103,15 @@ dual! {
         assert_eq!(r["ok"], true, "{r}");
     }
 }
+
+dual! {
+    async fn chromium_follows_a_nonce_link_into_the_portal(app) {
+        let token = app.management_token("Demo Vendor").await;
+        let b: serde_json::Value = app.client.post(app.url("/api/v1/sso")).bearer_auth(&token)
+            .json(&serde_json::json!({"customer_account_code": "demo-customer", "email": "demo@example.com"})).send().await.unwrap().json().await.unwrap();
+        let dir = artifacts_dir(&format!("portal-{:?}", app.db).to_lowercase());
+        let r = run_script(&app, "python3", "tests/browser/login_flow.py", "portal", &[("KW_SSO_URL", b["url"].as_str().unwrap().to_string()), ("KW_ARTIFACTS", dir.clone())]).await;
+        assert_eq!(r["ok"], true, "{r}");
+        assert!(std::path::Path::new(&dir).join("portal.png").exists());
+    }
+}

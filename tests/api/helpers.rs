@@ -61,6 +61,7 @@ pub fn test_config(db: &str, keys: PathBuf, port: u16) -> Config {
         argon2_memory_kib: 64,
         argon2_iterations: 1,
         argon2_parallelism: 1,
+        admin_secret: Some("test-admin-secret".to_string()),
         ..Config::default()
     }
 }
@@ -327,4 +328,38 @@ pub fn verify_body_license_signature(app: &TestApp, body: &serde_json::Value, ha
     let validity = body["validity_period"].as_str().unwrap_or("");
     let text = format!("{hardware_id}#{}#{validity}", id.split('|').next().unwrap()).to_lowercase();
     verify_license_signature(app, text.as_bytes(), body["license_signature"].as_str().expect("license_signature"));
+}
+
+impl TestApp {
+    /// A management token of the demo organization (or another one).
+    pub async fn management_token(&self, org_name: &str) -> String {
+        let now = self.clock.now();
+        let org = match self.state.store.find_organization(org_name).await.unwrap() {
+            Some(o) => o,
+            None => self.state.store.create_organization(org_name, now).await.unwrap(),
+        };
+        let token = format!("kwm_{}", keyway::crypto::secrets::random_token());
+        self.state.store.create_management_token(&org.id, "test", &keyway::crypto::secrets::hash_token(&token), now).await.unwrap();
+        token
+    }
+
+    /// A confidential product in the demo organization, with secret `<code>-secret-0123456789`.
+    pub async fn product(&self, code: &str, linked: &[&str]) -> keyway::store::entity::product::Model {
+        let org = self.state.store.find_organization("Demo Vendor").await.unwrap().unwrap();
+        let args = keyway::cli::manage::ProductArgs { org: org.id, code: code.into(), name: None, client_id: Some(code.into()), client_secret: Some(format!("{code}-secret-0123456789")),
+            public: false, redirect_uris: vec![self.demo.redirect_uri.clone()], post_logout_redirect_uris: vec![], response_type: "code".into(), grants: vec![],
+            linked_products: linked.iter().map(|s| s.to_string()).collect(), access_token_ttl: None, id_token_ttl: None, refresh_token_ttl: None };
+        keyway::cli::manage::create_product(&self.state.store, &self.state.config, args, self.clock.now()).await.unwrap().0
+    }
+
+    pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
+        let tok: serde_json::Value = self.client.post(self.url("/oauth2/token")).basic_auth(client_id, Some(secret)).form(&[("grant_type", "client_credentials")])
+            .send().await.unwrap().json().await.unwrap();
+        tok["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// A client with its own cookie jar (another browser).
+    pub fn new_browser(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
+    }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod activation;
+mod backend_sso;
 mod external;
 mod helpers;
 mod license_api_auth;

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Markdown table of bench/side_by_side.sh results: keyway vs the peer per round, with per-round ratios.
+
+    python3 bench/summarize.py OUTDIR HASH DB
+"""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def kwb(d):  # keyway-bench --json
+    r = d["results"][0]
+    return {"fps": r["ops_per_s"], "cpu": r["server_cpu_ms_per_op"], "p50": r["latency_ms"]["p50"],
+            "p99": r["latency_ms"]["p99"], "tok_p99": r["steps_ms"].get("3_token", {}).get("p99"),
+            "err": r["errors"], "n": r["ops"], "other": r["other_cores"], "cli": r["client_cores"]}
+
+
+def fb(d):  # flow_bench.py --json
+    return {"fps": d["flows_per_s"], "cpu": d["server_cpu_ms_per_flow"], "p50": d["steps_ms"]["flow"]["p50"],
+            "p99": d["steps_ms"]["flow"]["p99"], "tok_p99": d["steps_ms"]["token"]["p99"],
+            "err": d["errors"], "n": d["flows"], "other": d["other_busy_cores"], "cli": None}
+
+
+def main():
+    out, hash_, db = sys.argv[1:4]
+    rounds = sorted({int(m.group(1)) for p in glob.glob(f"{out}/{hash_}-{db}-r*-*.json")
+                     if (m := re.search(r"-r(\d+)-", os.path.basename(p)))})
+    print(f"\n### {hash_} hash, {db}\n")
+    print("| round | load generator | keyway flows/s | peer flows/s | flows/s ratio | keyway CPU ms/flow "
+          "| peer CPU ms/flow | CPU ratio kw/peer | keyway p50/p99 ms | peer p50/p99 ms | errors kw/peer | RSA canary |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios = {"kwb": ([], []), "fb": ([], [])}
+    for r in rounds:
+        canary = (load(f"{out}/{hash_}-{db}-r{r}-canary.json") or {}).get("rsa2048_sign_per_s_1core")
+        for tool, parse, name in (("kwb", kwb, "keyway-bench"), ("fb", fb, "flow_bench.py")):
+            k, p = load(f"{out}/{hash_}-{db}-r{r}-{tool}-kw.json"), load(f"{out}/{hash_}-{db}-r{r}-{tool}-peer.json")
+            if not k or not p:
+                continue
+            k, p = parse(k), parse(p)
+            fr = k["fps"] / p["fps"] if p["fps"] else float("nan")
+            cr = k["cpu"] / p["cpu"] if p["cpu"] else float("nan")
+            ratios[tool][0].append(fr)
+            ratios[tool][1].append(cr)
+            print(f"| {r} | {name} | {k['fps']:.0f} | {p['fps']:.0f} | **{fr:.2f}** | {k['cpu']:.2f} | {p['cpu']:.2f} "
+                  f"| **{cr:.2f}** | {k['p50']:.1f} / {k['p99']:.1f} | {p['p50']:.1f} / {p['p99']:.1f} "
+                  f"| {k['err']} / {p['err']} | {canary} |")
+    for tool, name in (("kwb", "keyway-bench"), ("fb", "flow_bench.py")):
+        fr, cr = ratios[tool]
+        if fr:
+            print(f"| median | {name} | | | **{statistics.median(fr):.2f}** | | | **{statistics.median(cr):.2f}** | | | | |")
+    idle, hwm = load(f"{out}/{hash_}-{db}-idle.json") or {}, load(f"{out}/{hash_}-{db}-hwm.json") or {}
+    print(f"\nRSS: keyway idle {idle.get('keyway_idle_rss_mib')} MiB, peak (VmHWM) {hwm.get('keyway_vmhwm_mib')} MiB; "
+          f"peer idle {idle.get('peer_idle_rss_mib')} MiB, peak {hwm.get('peer_vmhwm_mib')} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -360,12 +360,14 @@ struct Report {
 
 async fn run_phase(sh: Arc<Shared>, phase: Phase, plan: PlanCfg, server_pid: Option<u32>, label: &str) -> Report {
     let c = plan.concurrency;
+    // Two barriers: every worker is prepared and warmed up (ready), then the counters are read and t0 is set (go).
     let barrier = Arc::new(tokio::sync::Barrier::new(c + 1));
+    let go = Arc::new(tokio::sync::Barrier::new(c + 1));
     let tickets = Arc::new(AtomicU64::new(0));
     let start_cell: Arc<tokio::sync::OnceCell<Instant>> = Arc::new(tokio::sync::OnceCell::new());
     let mut tasks = Vec::new();
     for id in 0..c {
-        let (sh, barrier, tickets, start_cell) = (sh.clone(), barrier.clone(), tickets.clone(), start_cell.clone());
+        let (sh, barrier, go, tickets, start_cell) = (sh.clone(), barrier.clone(), go.clone(), tickets.clone(), start_cell.clone());
         let (deadline, count, rate, warmup) = (plan.deadline, plan.count, plan.rate, plan.warmup);
         tasks.push(tokio::spawn(async move {
             let mut w = Worker { conn: sh.target.conn(), refresh_token: None, access_token: None };
@@ -384,6 +386,7 @@ async fn run_phase(sh: Arc<Shared>, phase: Phase, plan: PlanCfg, server_pid: Opt
             }
             let (r0, k0) = (w.conn.requests, w.conn.connects);
             barrier.wait().await;
+            go.wait().await;
             let t0 = *start_cell.get().expect("start set before the barrier releases");
             let mut k: u64 = 0;
             loop {
@@ -426,6 +429,7 @@ async fn run_phase(sh: Arc<Shared>, phase: Phase, plan: PlanCfg, server_pid: Opt
             (res, hists, w.conn.requests - r0, w.conn.connects - k0)
         }));
     }
+    barrier.wait().await;
     let rss0 = server_pid.and_then(procfs::memory_kib).map(|m| m.0);
     let cpu0 = server_pid.and_then(procfs::cpu_seconds);
     let me0 = procfs::self_cpu_seconds();
@@ -433,7 +437,7 @@ async fn run_phase(sh: Arc<Shared>, phase: Phase, plan: PlanCfg, server_pid: Opt
     let sampler = server_pid.map(procfs::RssSampler::start);
     let t0 = Instant::now();
     start_cell.set(t0).expect("start once");
-    barrier.wait().await;
+    go.wait().await;
     let mut all = Hists::new();
     let (mut ok, mut errors, mut end, mut reqs, mut connects) = (0u64, BTreeMap::<String, u64>::new(), t0, 0u64, 0u64);
     for t in tasks {

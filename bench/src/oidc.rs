@@ -292,20 +292,15 @@ async fn follow(conn: &mut Conn, t: &Target, jar: &mut Jar, mut r: Response, red
     Err(format!("{step}: too many redirects"))
 }
 
-/// authorize → login form → submit → code at redirect_uri (state and iss checked). Every call starts with an empty
-/// cookie jar, so every call logs in with the password.
-pub async fn login_for_code(conn: &mut Conn, t: &Target, login: &Login, steps: &mut FlowSteps) -> Result<Code, String> {
-    let verifier = b64u_random(32);
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let (state, nonce) = (b64u_random(16), b64u_random(16));
+fn authorize_query(login: &Login, state: &str, nonce: &str, challenge: &str) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
         .append_pair("client_id", &login.client_id)
         .append_pair("redirect_uri", &login.redirect_uri)
         .append_pair("scope", &login.scope)
-        .append_pair("state", &state)
-        .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &challenge)
+        .append_pair("state", state)
+        .append_pair("nonce", nonce)
+        .append_pair("code_challenge", challenge)
         .append_pair("code_challenge_method", "S256");
     if let Some(a) = &login.account {
         q.append_pair("customer_account_code", a);
@@ -313,8 +308,18 @@ pub async fn login_for_code(conn: &mut Conn, t: &Target, login: &Login, steps: &
     for (k, v) in &login.extra {
         q.append_pair(k, v);
     }
+    q.finish()
+}
+
+/// authorize → login form → submit → code at redirect_uri (state and iss checked). Every call starts with an empty
+/// cookie jar, so every call logs in with the password.
+pub async fn login_for_code(conn: &mut Conn, t: &Target, login: &Login, steps: &mut FlowSteps) -> Result<Code, String> {
+    let verifier = b64u_random(32);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let (state, nonce) = (b64u_random(16), b64u_random(16));
+    let query = authorize_query(login, &state, &nonce, &challenge);
     let sep = if t.authorize_path.contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}{}", t.authorize_path, q.finish());
+    let url = format!("{}{sep}{}", t.authorize_path, query);
 
     let mut jar = Jar::default();
     let t0 = Instant::now();

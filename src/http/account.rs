@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::web::{self as ui, client_ip, cookie, csrf, csrf_valid, error_page, html, render, SESSION_COOKIE};
+use super::web::{page_with_csrf, self as ui, client_ip, cookie, csrf, csrf_valid, error_page, SESSION_COOKIE};
 use crate::license::response::iso_date;
 use crate::oauth::login::{self, audit, LoginOutcome};
 use crate::oauth::session::{self, ActiveSession};
@@ -59,16 +59,7 @@ async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     };
     let c = csrf(&state, &req);
     let view = AccountView { t: ui::strings(&req), csrf_token: &c.token, email: &s.user.email, account_name: &s.account.name, licenses };
-    match render(&view) {
-        Ok(body) => {
-            let mut b = html(StatusCode::OK);
-            if let Some(ck) = c.new_cookie {
-                b.cookie(ck);
-            }
-            b.body(body)
-        }
-        Err(_) => error_page(&req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown."),
-    }
+    page_with_csrf(&req, StatusCode::OK, &view, c.new_cookie.clone())
 }
 
 fn when(unix: i64) -> String {
@@ -145,16 +136,7 @@ pub fn portal_login_page(state: &AppState, req: &HttpRequest, status: StatusCode
     let c = csrf(state, req);
     let t = ui::strings(req);
     let view = LoginView { t, csrf_token: &c.token, authz: "", product_name: t.account_title, account_name: None, ask_account: true, account_value: account, email_value: email, error };
-    match render(&view) {
-        Ok(body) => {
-            let mut b = html(status);
-            if let Some(ck) = c.new_cookie {
-                b.cookie(ck);
-            }
-            b.body(body)
-        }
-        Err(_) => error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown."),
-    }
+    page_with_csrf(req, status, &view, c.new_cookie.clone())
 }
 
 /// `POST /login` without a pending authorization request: sign in to the portal. Account codes are unique per

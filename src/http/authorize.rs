@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::web::{self as ui, csrf, error_page, html, render, SESSION_COOKIE};
+use super::web::{page_with_csrf, self as ui, csrf, error_page, html, render, SESSION_COOKIE};
 use crate::crypto::jwt::{self, Expect};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
 use crate::oauth::issue::{self, AuthResponse};
@@ -130,17 +130,5 @@ pub fn login_page(state: &AppState, req: &HttpRequest, areq: &AuthorizeRequest, 
         email_value: email,
         error,
     };
-    match render(&view) {
-        Ok(body) => {
-            let mut b = html(status);
-            if let Some(cookie) = c.new_cookie {
-                b.cookie(cookie);
-            }
-            b.body(body)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the login page failed");
-            error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.")
-        }
-    }
+    page_with_csrf(req, status, &view, c.new_cookie.clone())
 }

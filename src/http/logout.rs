@@ -3,7 +3,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::web::{self as ui, csrf, csrf_valid, error_page, html, removal, render, SESSION_COOKIE};
+use super::web::{page_with_csrf, self as ui, csrf, csrf_valid, error_page, removal, SESSION_COOKIE};
 use crate::crypto::jwt::{self, Expect};
 use crate::oauth::session;
 use crate::oauth::tokens::IdClaims;
@@ -83,16 +83,7 @@ fn finished(state: &AppState, req: &HttpRequest, redirect: Option<String>) -> Ht
 fn page(state: &AppState, req: &HttpRequest, signed_out: bool, hidden: Vec<(&str, &str)>) -> HttpResponse {
     let c = csrf(state, req);
     let view = LogoutView { t: ui::strings(req), signed_out, csrf_token: &c.token, hidden };
-    match render(&view) {
-        Ok(body) => {
-            let mut b = html(StatusCode::OK);
-            if let Some(cookie) = c.new_cookie {
-                b.cookie(cookie);
-            }
-            b.body(body)
-        }
-        Err(_) => error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown."),
-    }
+    page_with_csrf(req, StatusCode::OK, &view, c.new_cookie.clone())
 }
 
 /// With a valid id_token_hint the RP has proven the logout is wanted: end it now. Without one, ask the user

@@ -85,6 +85,23 @@ pub fn render<T: Template>(view: &T) -> Result<String, askama::Error> {
     view.render()
 }
 
+/// Renders a page that carries a CSRF token, setting the CSRF cookie when the browser had none yet.
+pub fn page_with_csrf<T: Template>(req: &HttpRequest, status: StatusCode, view: &T, new_csrf_cookie: Option<Cookie<'static>>) -> HttpResponse {
+    match view.render() {
+        Ok(body) => {
+            let mut b = html(status);
+            if let Some(cookie) = new_csrf_cookie {
+                b.cookie(cookie);
+            }
+            b.body(body)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, path = req.path(), "rendering a page failed");
+            error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.")
+        }
+    }
+}
+
 /// The HTML error page (never a redirect), with a request id that also goes to the log.
 pub fn error_page(req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
     let request_id = uuid::Uuid::new_v4().simple().to_string();

@@ -39,7 +39,7 @@ pub fn user_json(user: &license_user::Model) -> Value {
 /// The license object shared by activation, check and user_licenses responses.
 pub fn license_json(l: &license::Model, product: &product::Model, account: &customer_account::Model, now: i64) -> Value {
     let validity = l.expires_at.and_then(iso_millis);
-    let active_period = l.expires_at.map_or(true, |e| e > now);
+    let active_period = l.expires_at.is_none_or(|e| e > now);
     json!({
         "id": l.id,
         "license_key": l.license_key,
@@ -80,6 +80,7 @@ pub struct Signed<'a> {
 }
 
 /// Activation and check responses: the license object plus device state and `license_signature`.
+#[allow(clippy::too_many_arguments)]
 pub fn device_response(
     l: &license::Model,
     product: &product::Model,

@@ -209,7 +209,7 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
         None => return Err(fail(&target, "invalid_scope", "scope is missing")),
         Some(s) => Scope::parse(s).map_err(|e| fail(&target, "invalid_scope", &e))?,
     };
-    if !scope.has("openid") && (matches!(response_type, ResponseType::IdToken | ResponseType::IdTokenToken) || !given) {
+    if !scope.has("openid") && matches!(response_type, ResponseType::IdToken | ResponseType::IdTokenToken) {
         return Err(fail(&target, "invalid_scope", "this request needs the openid scope"));
     }
     if scope.has("openid") && !given {

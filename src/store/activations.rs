@@ -167,15 +167,19 @@ impl Store {
         Ok(activation::Entity::find_by_id(id).one(&self.db).await?)
     }
 
-    /// The user with this external customer number (ABC's CIINo) in the organization.
-    pub async fn find_user_by_customer_no(&self, organization_id: &str, customer_no: &str) -> Result<Option<license_user::Model>, StoreError> {
-        let accounts: Vec<String> = customer_account::Entity::find()
+    async fn organization_account_ids(&self, organization_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(customer_account::Entity::find()
             .filter(customer_account::Column::OrganizationId.eq(organization_id))
             .all(&self.db)
             .await?
             .into_iter()
             .map(|a| a.id)
-            .collect();
+            .collect())
+    }
+
+    /// The user with this external customer number (ABC's CIINo) in the organization.
+    pub async fn find_user_by_customer_no(&self, organization_id: &str, customer_no: &str) -> Result<Option<license_user::Model>, StoreError> {
+        let accounts = self.organization_account_ids(organization_id).await?;
         if accounts.is_empty() {
             return Ok(None);
         }
@@ -188,13 +192,7 @@ impl Store {
 
     /// Users with this e-mail in any customer account of the organization (the SDKs identify SSO users by e-mail).
     pub async fn find_users_by_email_in_org(&self, organization_id: &str, email: &str) -> Result<Vec<license_user::Model>, StoreError> {
-        let accounts: Vec<String> = customer_account::Entity::find()
-            .filter(customer_account::Column::OrganizationId.eq(organization_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
+        let accounts = self.organization_account_ids(organization_id).await?;
         if accounts.is_empty() {
             return Ok(vec![]);
         }

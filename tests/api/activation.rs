@@ -212,6 +212,11 @@ dual! {
         let (date, _) = app.signed_headers();
         let res = app.client.get(app.url("/api/v4/sso_url?product=demo-app&customer_account_code=demo-customer")).header("Date", &date).bearer_auth(&at).send().await.unwrap();
         assert_eq!(res.status(), 200);
+        // A license user's own access token never opens the License API.
+        let res = app.client.get(app.authorize_url("response_type=token&scope=openid")).send().await.unwrap();
+        let user_token = crate::helpers::fragment_params(res.headers()["location"].to_str().unwrap()).remove("access_token").unwrap();
+        let res = app.client.get(app.url("/api/v4/sso_url?product=demo-app&customer_account_code=demo-customer")).header("Date", &date).bearer_auth(&user_token).send().await.unwrap();
+        assert_license_error(&app, res, 401, "oauth_token_malformed").await;
         app.clock.advance(3601);
         let res = app.client.get(app.url("/api/v4/sso_url?product=demo-app&customer_account_code=demo-customer")).header("Date", &date).bearer_auth(&at).send().await.unwrap();
         assert_license_error(&app, res, 401, "oauth_token_expired").await;

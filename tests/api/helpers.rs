@@ -22,7 +22,6 @@ pub struct TestApp {
     pub demo: Demo,
     pub client: reqwest::Client,
     pub db: Db,
-    pub keys_dir: PathBuf,
     _tmp: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -110,7 +109,7 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
         .cookie_store(true)
         .build()
         .expect("client");
-    TestApp { base: config.issuer.clone(), state, clock, demo, client, db, keys_dir, _tmp: tmp, pg_database }
+    TestApp { base: config.issuer.clone(), state, clock, demo, client, db, _tmp: tmp, pg_database }
 }
 
 impl Drop for TestApp {

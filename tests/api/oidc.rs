@@ -146,6 +146,11 @@ dual! {
         assert_eq!(query_param(&loc, "error").unwrap(), "invalid_request");
         assert_eq!(query_param(&loc, "iss").unwrap(), app.base);
         assert_eq!(query_param(&loc, "state").unwrap(), "z");
+        // RFC 6749 §3.1.2.3: with one registered URI a plain OAuth request may omit redirect_uri; OIDC may not.
+        let res = app.client.get(format!("{}/oauth2/authorize?client_id=demo-app&response_type=code&scope=email&customer_account_code=demo-customer", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "login page");
+        let res = app.client.get(format!("{}/oauth2/authorize?client_id=demo-app&response_type=code&scope=openid", app.base)).send().await.unwrap();
+        assert_eq!(query_param(res.headers()["location"].to_str().unwrap(), "error").unwrap(), "invalid_request");
         let res = app.client.get(app.authorize_url("response_type=code%20id_token&scope=openid")).send().await.unwrap();
         assert_eq!(query_param(res.headers()["location"].to_str().unwrap(), "error").unwrap(), "unsupported_response_type");
     }

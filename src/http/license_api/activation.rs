@@ -111,20 +111,19 @@ async fn license_for_device(state: &AppState, client: &LicenseClient, product: &
         return Ok((state.store.find_license_by_key(&product.id, &key).await?.ok_or(LicenseApiError::LicenseNotFound)?, None));
     }
     if let Some(username) = f.str("username")? {
-        let mut found: Option<(license::Model, license_user::Model)> = None;
+        // The license already active on this device wins; otherwise the user's first license for the product.
+        let mut first: Option<(license::Model, license_user::Model)> = None;
         for user in state.store.find_users_by_email_in_org(&client.organization_id, &username).await? {
             for l in state.store.licenses_for_user(&product.id, &user).await? {
-                let active = state.store.find_activation(l.id, hardware_id).await?.is_some_and(|a| a.active);
-                if active || found.is_none() {
-                    let done = active;
-                    found = Some((l, user.clone()));
-                    if done {
-                        return Ok(found.map(|(l, u)| (l, Some(u))).ok_or(LicenseApiError::LicenseNotFound)?);
-                    }
+                if state.store.find_activation(l.id, hardware_id).await?.is_some_and(|a| a.active) {
+                    return Ok((l, Some(user)));
+                }
+                if first.is_none() {
+                    first = Some((l, user.clone()));
                 }
             }
         }
-        return found.map(|(l, u)| (l, Some(u))).ok_or(LicenseApiError::LicenseNotFound);
+        return first.map(|(l, u)| (l, Some(u))).ok_or(LicenseApiError::LicenseNotFound);
     }
     if let Some(id) = f.str("license_id")? {
         let id: i64 = id.parse().map_err(|_| LicenseApiError::InvalidParams("license_id must be a number".into()))?;

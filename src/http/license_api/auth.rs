@@ -73,6 +73,11 @@ async fn bearer(state: &AppState, token: &str) -> Result<LicenseClient, LicenseA
             LicenseApiError::OauthTokenMalformed
         }
     })?;
+    // Only the product backend's own client-credentials token: a license user's access token (visible in their
+    // browser after the hosted login) must never open the vendor's License API.
+    if !claims.is_client_token() {
+        return Err(LicenseApiError::OauthTokenMalformed);
+    }
     let product = state.store.find_product_by_client_id(&claims.client_id).await?.ok_or(LicenseApiError::OauthTokenMalformed)?;
     Ok(LicenseClient { organization_id: product.organization_id, principal: product.client_id })
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod license;
+pub mod metrics;
 pub mod oauth;
 pub mod params;
 pub mod sso;

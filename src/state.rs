@@ -23,6 +23,7 @@ pub struct AppState {
     pub clock: Clock,
     /// The discovery document, serialised once (it only changes with the config).
     pub discovery_json: Vec<u8>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -41,7 +42,7 @@ impl AppState {
             .await
             .map_err(|e| StartError::Other(e.to_string()))??;
         let discovery_json = discovery::document(&config.issuer).map_err(|e| StartError::Other(e.to_string()))?;
-        Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json })
+        Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json, metrics: Default::default() })
     }
 
     pub fn now(&self) -> i64 {
@@ -114,7 +115,9 @@ pub async fn build_with_listener(config: Config, clock: Clock, listener: TcpList
     let state = web::Data::new(AppState::new(config, clock).await?);
     spawn_background(state.clone());
     let data = state.clone();
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(crate::http::configure))
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).wrap(actix_web::middleware::from_fn(crate::http::health::count_response)).configure(crate::http::configure)
+    })
         .workers(workers)
         .backlog(2048)
         .keep_alive(Duration::from_secs(30))

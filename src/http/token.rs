@@ -73,6 +73,7 @@ fn no_store_json(body: String) -> HttpResponse {
 async fn post_token(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
     let (product, p) = client(&state, &req, &body).await?;
     let resp = grants::exchange(&state, &product, &p).await?;
+    crate::metrics::Metrics::inc(&state.metrics.tokens_issued);
     Ok(no_store_json(serde_json::to_string(&resp).map_err(|_| TokenError::Server)?))
 }
 

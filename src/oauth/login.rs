@@ -31,7 +31,11 @@ pub async fn authenticate(
     };
     let locked = user.locked_until.is_some_and(|t| t > now);
     if verified && !locked && !user.disabled {
-        state.store.reset_login_failures(&user.id).await?;
+        // Most logins have nothing to reset: skip the write then (it is on every login's path).
+        if user.failed_logins > 0 || user.locked_until.is_some() {
+            state.store.reset_login_failures(&user.id).await?;
+        }
+        crate::metrics::Metrics::inc(&state.metrics.logins_ok);
         audit(state, "login", &user.id, client_ip, "success", now).await;
         return Ok(LoginOutcome::Success(user));
     }
@@ -45,6 +49,7 @@ pub async fn authenticate(
         }
         "failure: wrong password"
     };
+    crate::metrics::Metrics::inc(&state.metrics.logins_failed);
     audit(state, "login", &user.id, client_ip, outcome, now).await;
     Ok(LoginOutcome::Failed)
 }

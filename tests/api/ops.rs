@@ -9,6 +9,15 @@ dual! {
         }
     }
 
+    async fn metrics_count_requests_and_logins(app) {
+        app.code("openid").await;
+        let m = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(m.contains("keyway_logins_total{outcome=\"success\"} 1"), "{m}");
+        let line = m.lines().find(|l| l.starts_with("keyway_http_requests_total{status=\"3xx\"}")).unwrap();
+        assert!(line.split(' ').nth(1).unwrap().parse::<u64>().unwrap() >= 1);
+        assert!(m.contains("keyway_signing_keys_published 1"));
+    }
+
     async fn discovery_and_jwks(app) {
         let d: serde_json::Value = app.client.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
         assert_eq!(d["issuer"], app.base.as_str());

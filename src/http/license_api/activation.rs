@@ -164,6 +164,7 @@ pub async fn post_activate_license(state: web::Data<AppState>, client: LicenseCl
             return Err(e.into());
         }
     };
+    crate::metrics::Metrics::inc(&state.metrics.activations);
     audit(&state, "license.activate", &format!("license {} {subject}", l.id), ip.as_deref(), "success", now).await;
     let sig = Signed { signer: &state.license_signer, hardware_id: &hardware_id, signature_id: &sig_id };
     json_ok(&device_response(&l, &product, &account, user.as_ref(), &a, "activation", sig, now))

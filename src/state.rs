@@ -22,7 +22,7 @@ pub struct AppState {
     pub passwords: PasswordHasherConfig,
     pub clock: Clock,
     /// The discovery document, serialised once (it only changes with the config).
-    pub discovery_json: Vec<u8>,
+    pub discovery_json: actix_web::web::Bytes,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -41,7 +41,7 @@ impl AppState {
         let passwords = tokio::task::spawn_blocking(move || PasswordHasherConfig::new(m, t, p))
             .await
             .map_err(|e| StartError::Other(e.to_string()))??;
-        let discovery_json = discovery::document(&config.issuer).map_err(|e| StartError::Other(e.to_string()))?;
+        let discovery_json = actix_web::web::Bytes::from(discovery::document(&config.issuer).map_err(|e| StartError::Other(e.to_string()))?);
         Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json, metrics: Default::default() })
     }
 

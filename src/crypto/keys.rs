@@ -118,7 +118,7 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
 /// The OpenID signing keys in use, newest first, with the JWKS document prepared once.
 pub struct KeyRing {
     keys: Vec<Arc<RsaKey>>,
-    jwks: Vec<u8>,
+    jwks: bytes::Bytes,
     /// File names the ring was built from, to notice rotation by another process.
     pub fingerprint: Vec<String>,
 }
@@ -181,7 +181,7 @@ impl KeyRing {
                 "kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid, "n": k.n_b64, "e": k.e_b64,
             })).collect::<Vec<_>>()
         });
-        let jwks = serde_json::to_vec(&jwks).map_err(|e| file_err(dir, e))?;
+        let jwks = bytes::Bytes::from(serde_json::to_vec(&jwks).map_err(|e| file_err(dir, e))?);
         Ok(KeyRing { keys, jwks, fingerprint: files.into_iter().map(|f| f.2).collect() })
     }
 
@@ -210,8 +210,9 @@ impl KeyRing {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
-    pub fn jwks_json(&self) -> &[u8] {
-        &self.jwks
+    /// The JWKS document; cloning is a reference-count increment.
+    pub fn jwks_json(&self) -> bytes::Bytes {
+        self.jwks.clone()
     }
 
     pub fn kids(&self) -> Vec<String> {

@@ -21,5 +21,5 @@ async fn get_jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
-        .body(state.keys().jwks_json().to_vec())
+        .body(state.keys().jwks_json())
 }

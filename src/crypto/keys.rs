@@ -278,7 +278,7 @@ mod tests {
 
         let later = KeyRing::load(dir.path(), 2_000 + MAX_JWT_LIFETIME + 1).expect("load");
         assert_eq!(later.kids(), vec![rotated.signer().kid.clone()], "retired once its tokens expired");
-        let jwks: serde_json::Value = serde_json::from_slice(later.jwks_json()).expect("json");
+        let jwks: serde_json::Value = serde_json::from_slice(&later.jwks_json()).expect("json");
         assert_eq!(jwks["keys"][0]["kty"], "RSA");
         assert_eq!(jwks["keys"][0]["alg"], "RS256");
     }

@@ -143,8 +143,16 @@ impl Store {
             .await?)
     }
 
+    /// Cached for `cache::TTL` (hits only).
     pub async fn find_product_by_client_id(&self, client_id: &str) -> Result<Option<product::Model>, StoreError> {
-        Ok(product::Entity::find().filter(product::Column::ClientId.eq(client_id)).one(&self.db).await?)
+        if let Some(p) = self.clients.get(client_id) {
+            return Ok(Some(p));
+        }
+        let found = product::Entity::find().filter(product::Column::ClientId.eq(client_id)).one(&self.db).await?;
+        if let Some(p) = &found {
+            self.clients.put(client_id, p.clone());
+        }
+        Ok(found)
     }
 
     pub async fn find_product(&self, id: &str) -> Result<Option<product::Model>, StoreError> {

@@ -7,6 +7,7 @@
 pub mod activations;
 pub mod admin;
 pub mod audit;
+pub mod cache;
 pub mod entity;
 pub mod grants;
 pub mod one_time;
@@ -44,6 +45,8 @@ impl StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    /// Products by client_id: read on every authorize, login and token request.
+    pub(crate) clients: cache::TtlCache<entity::product::Model>,
 }
 
 impl Store {
@@ -76,7 +79,7 @@ impl Store {
                 .foreign_keys(true)
         });
         let db = Database::connect(opts).await?;
-        Ok(Store { db })
+        Ok(Store { db, clients: Default::default() })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -1,0 +1,53 @@
+//! A small read-through cache for rarely changing rows on hot paths (the client registry). Entries live
+//! `TTL`; only hits are cached (unknown keys may be attacker-chosen), and the map is bounded. Replicas each keep
+//! their own, so a change made elsewhere is seen within `TTL`.
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+pub const TTL: Duration = Duration::from_secs(5);
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug)]
+pub struct TtlCache<V> {
+    map: Arc<RwLock<HashMap<String, (Instant, V)>>>,
+}
+
+impl<V> Clone for TtlCache<V> {
+    fn clone(&self) -> Self {
+        TtlCache { map: self.map.clone() }
+    }
+}
+
+impl<V: Clone> Default for TtlCache<V> {
+    fn default() -> Self {
+        TtlCache { map: Arc::new(RwLock::new(HashMap::new())) }
+    }
+}
+
+impl<V: Clone> TtlCache<V> {
+    pub fn get(&self, key: &str) -> Option<V> {
+        let map = self.map.read().ok()?;
+        let (at, v) = map.get(key)?;
+        (at.elapsed() < TTL).then(|| v.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= MAX_ENTRIES {
+                map.retain(|_, (at, _)| at.elapsed() < TTL);
+                if map.len() >= MAX_ENTRIES {
+                    map.clear();
+                }
+            }
+            map.insert(key.to_string(), (Instant::now(), value));
+        }
+    }
+
+    /// Forgets everything (after a write through this process).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.write() {
+            map.clear();
+        }
+    }
+}

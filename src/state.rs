@@ -24,6 +24,9 @@ pub struct AppState {
     /// The discovery document, serialised once (it only changes with the config).
     pub discovery_json: actix_web::web::Bytes,
     pub metrics: crate::metrics::Metrics,
+    /// One permit per core: at most that many argon2 computations (each holding `argon2_memory_kib`) run at once,
+    /// however many logins arrive, which bounds both CPU queueing and memory.
+    hash_permits: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -42,11 +45,20 @@ impl AppState {
             .await
             .map_err(|e| StartError::Other(e.to_string()))??;
         let discovery_json = actix_web::web::Bytes::from(discovery::document(&config.issuer).map_err(|e| StartError::Other(e.to_string()))?);
-        Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json, metrics: Default::default() })
+        Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json, metrics: Default::default(), hash_permits: tokio::sync::Semaphore::new(cores()) })
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Verifies a password (or burns the same time against the dummy hash when `stored` is None) on the blocking
+    /// pool, behind the hashing semaphore.
+    pub async fn verify_password(&self, password: &str, stored: Option<String>) -> bool {
+        let Ok(_permit) = self.hash_permits.acquire().await else { return false };
+        let hasher = self.passwords.clone();
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false)
     }
 
     /// The current key ring (cheap: an `Arc` clone).
@@ -89,6 +101,10 @@ pub enum StartError {
     Other(String),
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
 /// A built, bound server: `port` is the real port (tests bind port 0).
 pub struct Application {
     pub port: u16,
@@ -111,7 +127,7 @@ pub async fn build(config: Config, clock: Clock) -> Result<Application, StartErr
 /// As `build`, on a listener bound by the caller (tests bind port 0 first, to know the issuer URL).
 pub async fn build_with_listener(config: Config, clock: Clock, listener: TcpListener) -> Result<Application, StartError> {
     let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
-    let workers = if config.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { config.workers };
+    let workers = if config.workers == 0 { cores() } else { config.workers };
     let state = web::Data::new(AppState::new(config, clock).await?);
     spawn_background(state.clone());
     let data = state.clone();
@@ -144,7 +160,9 @@ fn spawn_background(state: web::Data<AppState>) {
         }
     });
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        // Not at start-up: replicas starting together (or a restart under load) should not all sweep at once.
+        let period = Duration::from_secs(300);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tick.tick().await;
             match state.store.sweep_expired(state.now()).await {

@@ -154,9 +154,7 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
     let outcome = match accounts.as_slice() {
         [a] => login::authenticate(state, a, email, password, ip.as_deref()).await.map(|o| (o, Some(a.clone()))),
         _ => {
-            let hasher = state.passwords.clone();
-            let pw = password.to_string();
-            let _ = tokio::task::spawn_blocking(move || hasher.verify(&pw, None)).await;
+            let _ = state.verify_password(password, None).await;
             Ok((LoginOutcome::Failed, None))
         }
     };

@@ -46,9 +46,7 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
         Some(a) => login::authenticate(&state, a, email, password, ip.as_deref()).await,
         None => {
             // Same work and answer for an unknown account as for a wrong password.
-            let hasher = state.passwords.clone();
-            let pw = password.to_string();
-            let _ = tokio::task::spawn_blocking(move || hasher.verify(&pw, None)).await;
+            let _ = state.verify_password(password, None).await;
             Ok(LoginOutcome::Failed)
         }
     };

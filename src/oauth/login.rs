@@ -20,10 +20,7 @@ pub async fn authenticate(
     let now = state.now();
     let user = if email.len() <= 254 { state.store.find_user_by_email(&account.id, email.trim()).await? } else { None };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let hasher = state.passwords.clone();
-    let password = password.to_string();
-    // argon2 is CPU-bound: run it on the blocking pool so async workers keep serving.
-    let verified = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false);
+    let verified = state.verify_password(password, stored).await;
     let subject = format!("{}/{}", account.code, email.trim().to_lowercase());
     let Some(user) = user else {
         audit(state, "login", &subject, client_ip, "failure: unknown user", now).await;

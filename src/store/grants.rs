@@ -2,11 +2,36 @@
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use super::entity::{authorization_code, refresh_token, revoked_grant, revoked_token, used_id_token};
+use super::entity::{authorization_code, one_time_token, refresh_token, revoked_grant, revoked_token, session, used_id_token};
 use super::{Store, StoreError};
 
 pub use authorization_code::Model as CodeRecord;
 pub use refresh_token::Model as RefreshRecord;
+
+pub const SWEEP_BATCH: u64 = 5000;
+
+/// Deletes expired rows of one table, `SWEEP_BATCH` at a time (by primary key, portable to SQLite and PostgreSQL),
+/// yielding between batches.
+macro_rules! sweep {
+    ($store:expr, $entity:ident, $pk:ident, $expiry:ident, $cutoff:expr) => {{
+        let mut total = 0u64;
+        loop {
+            let batch = sea_orm::sea_query::Query::select()
+                .column($entity::Column::$pk)
+                .from($entity::Entity)
+                .and_where($entity::Column::$expiry.lt($cutoff))
+                .limit(SWEEP_BATCH)
+                .to_owned();
+            let done = $entity::Entity::delete_many().filter($entity::Column::$pk.in_subquery(batch)).exec(&$store.db).await?.rows_affected;
+            total += done;
+            if done < SWEEP_BATCH {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        total
+    }};
+}
 
 /// Why a one-time credential could not be claimed.
 #[derive(Debug, PartialEq, Eq)]
@@ -154,15 +179,16 @@ impl Store {
     }
 
     /// Background sweep: drops rows that can no longer matter. Codes are kept a while past expiry so that a late
-    /// replay is still recognised as a replay.
+    /// replay is still recognised as a replay. Deletes go in batches so no statement holds the write lock long.
     pub async fn sweep_expired(&self, now: i64) -> Result<u64, StoreError> {
         let grace = 3600;
         let mut n = 0;
-        n += authorization_code::Entity::delete_many().filter(authorization_code::Column::ExpiresAt.lt(now - grace)).exec(&self.db).await?.rows_affected;
-        n += refresh_token::Entity::delete_many().filter(refresh_token::Column::ExpiresAt.lt(now - grace)).exec(&self.db).await?.rows_affected;
-        n += revoked_token::Entity::delete_many().filter(revoked_token::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
-        n += used_id_token::Entity::delete_many().filter(used_id_token::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
-        n += self.sweep_sessions(now).await?;
+        n += sweep!(self, authorization_code, Id, ExpiresAt, now - grace);
+        n += sweep!(self, refresh_token, Id, ExpiresAt, now - grace);
+        n += sweep!(self, revoked_token, Jti, ExpiresAt, now);
+        n += sweep!(self, used_id_token, Jti, ExpiresAt, now);
+        n += sweep!(self, session, IdHash, ExpiresAt, now);
+        n += sweep!(self, one_time_token, TokenHash, ExpiresAt, now - grace);
         Ok(n)
     }
 }

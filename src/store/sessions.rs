@@ -2,7 +2,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::entity::{license_user, one_time_token, session};
+use super::entity::{license_user, session};
 use super::{Store, StoreError};
 
 pub use session::Model as SessionRecord;
@@ -28,12 +28,6 @@ impl Store {
     /// RP-initiated logout ends every browser session that shares the `sid`.
     pub async fn delete_sessions_by_sid(&self, sid: &str) -> Result<u64, StoreError> {
         Ok(session::Entity::delete_many().filter(session::Column::Sid.eq(sid)).exec(&self.db).await?.rows_affected)
-    }
-
-    pub(crate) async fn sweep_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        let a = session::Entity::delete_many().filter(session::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
-        let b = one_time_token::Entity::delete_many().filter(one_time_token::Column::ExpiresAt.lt(now - 3600)).exec(&self.db).await?.rows_affected;
-        Ok(a + b)
     }
 
     /// Counts a failed login; when the count reaches `threshold` the user is locked until `now + lock_seconds` and

@@ -175,9 +175,7 @@ async fn password_user(state: &AppState, client: &LicenseClient, username: &str,
     let users = state.store.find_users_by_email_in_org(&client.organization_id, username).await?;
     let mut matched = None;
     for u in users {
-        let hasher = state.passwords.clone();
-        let (pw, stored) = (password.to_string(), u.password_hash.clone());
-        if tokio::task::spawn_blocking(move || hasher.verify(&pw, stored.as_deref())).await.unwrap_or(false) {
+        if state.verify_password(password, u.password_hash.clone()).await {
             matched = Some(u);
             break;
         }

@@ -266,13 +266,9 @@ async fn mint_user_tokens(
         sid: sid.map(str::to_string),
         customer_account_code: Some(sub.customer_account_code.clone()),
     };
-    let access_token = tokens::sign_access(&keys, &claims)?;
-    let id_token = if scope.has("openid") {
-        let c = id_claims(state, client, sub, auth_time, sid, nonce, Some(&access_token), scope, now);
-        Some(tokens::sign_id(&keys, &c)?)
-    } else {
-        None
-    };
+    // SPEC §4.2: at_hash only for id_tokens issued with an access token from the authorization endpoint.
+    let id = scope.has("openid").then(|| id_claims(state, client, sub, auth_time, sid, nonce, None, scope, now));
+    let (access_token, id_token) = tokens::sign_access_and_id(keys, &claims, id).await?;
     let refresh_token = if scope.has("offline_access") && client.allowed_grant_list().iter().any(|g| g == GRANT_REFRESH_TOKEN) {
         let token = random_token();
         let record = RefreshRecord {

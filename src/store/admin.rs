@@ -145,14 +145,8 @@ impl Store {
 
     /// Cached for `cache::TTL` (hits only).
     pub async fn find_product_by_client_id(&self, client_id: &str) -> Result<Option<product::Model>, StoreError> {
-        if let Some(p) = self.clients.get(client_id) {
-            return Ok(Some(p));
-        }
-        let found = product::Entity::find().filter(product::Column::ClientId.eq(client_id)).one(&self.db).await?;
-        if let Some(p) = &found {
-            self.clients.put(client_id, p.clone());
-        }
-        Ok(found)
+        let load = product::Entity::find().filter(product::Column::ClientId.eq(client_id)).one(&self.db);
+        Ok(self.clients.get_or_load(client_id, load).await?)
     }
 
     pub async fn find_product(&self, id: &str) -> Result<Option<product::Model>, StoreError> {
@@ -194,8 +188,10 @@ impl Store {
         Ok(customer_account::Entity::find().filter(customer_account::Column::Code.eq(code)).all(&self.db).await?)
     }
 
+    /// Through the 5 s account cache (accounts change only through the CLI; an admin change here clears it).
     pub async fn find_customer_account(&self, id: &str) -> Result<Option<customer_account::Model>, StoreError> {
-        Ok(customer_account::Entity::find_by_id(id.to_string()).one(&self.db).await?)
+        let load = customer_account::Entity::find_by_id(id.to_string()).one(&self.db);
+        Ok(self.accounts.get_or_load(id, load).await?)
     }
 
     pub async fn list_customer_accounts(&self, organization_id: &str) -> Result<Vec<customer_account::Model>, StoreError> {
@@ -212,6 +208,7 @@ impl Store {
             .filter(customer_account::Column::Id.eq(account_id))
             .exec(&self.db)
             .await?;
+        self.accounts.clear();
         Ok(())
     }
 

@@ -32,6 +32,21 @@ impl<V: Clone> TtlCache<V> {
         (at.elapsed() < TTL).then(|| v.clone())
     }
 
+    /// Read-through: a fresh hit, or `load` (whose hit is then cached).
+    pub async fn get_or_load<E, F>(&self, key: &str, load: F) -> Result<Option<V>, E>
+    where
+        F: std::future::Future<Output = Result<Option<V>, E>>,
+    {
+        if let Some(v) = self.get(key) {
+            return Ok(Some(v));
+        }
+        let found = load.await?;
+        if let Some(v) = &found {
+            self.put(key, v.clone());
+        }
+        Ok(found)
+    }
+
     pub fn put(&self, key: &str, value: V) {
         if let Ok(mut map) = self.map.write() {
             if map.len() >= MAX_ENTRIES {

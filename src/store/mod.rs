@@ -47,6 +47,8 @@ pub struct Store {
     pub(crate) db: DatabaseConnection,
     /// Products by client_id: read on every authorize, login and token request.
     pub(crate) clients: cache::TtlCache<entity::product::Model>,
+    /// Customer accounts by id: read on every session load, code redemption and refresh.
+    pub(crate) accounts: cache::TtlCache<entity::customer_account::Model>,
 }
 
 impl Store {
@@ -77,9 +79,12 @@ impl Store {
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
+                // With WAL every commit by another connection invalidates this connection's page cache, and the
+                // pages come back through pread(2); mapped, they are memory reads (https://sqlite.org/mmap.html).
+                .pragma("mmap_size", "268435456")
         });
         let db = Database::connect(opts).await?;
-        Ok(Store { db, clients: Default::default() })
+        Ok(Store { db, clients: Default::default(), accounts: Default::default() })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

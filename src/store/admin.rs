@@ -175,12 +175,14 @@ impl Store {
         .map_err(|e| StoreError::unique(e, "customer account"))
     }
 
+    /// Through the 5 s account cache, like [`Store::find_customer_account`].
     pub async fn find_customer_account_by_code(&self, organization_id: &str, code: &str) -> Result<Option<customer_account::Model>, StoreError> {
-        Ok(customer_account::Entity::find()
+        let load = customer_account::Entity::find()
             .filter(customer_account::Column::OrganizationId.eq(organization_id))
             .filter(customer_account::Column::Code.eq(code))
-            .one(&self.db)
-            .await?)
+            .one(&self.db);
+        // Ids are UUIDs; the NUL keeps (organization, code) keys apart from them and from each other.
+        Ok(self.accounts.get_or_load(&format!("{organization_id}\0{code}"), load).await?)
     }
 
     /// Accounts with this code in any organization (codes are unique per organization only).

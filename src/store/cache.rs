@@ -66,3 +66,30 @@ impl<V: Clone> TtlCache<V> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn read_through_caches_hits_only() {
+        let cache: TtlCache<u32> = TtlCache::default();
+        let loads = AtomicU32::new(0);
+        let load = |v: Option<u32>| {
+            let loads = &loads;
+            async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, ()>(v)
+            }
+        };
+        assert_eq!(cache.get_or_load("a", load(Some(1))).await, Ok(Some(1)));
+        assert_eq!(cache.get_or_load("a", load(Some(2))).await, Ok(Some(1)), "a fresh hit is served from the cache");
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get_or_load("b", load(None)).await, Ok(None));
+        assert_eq!(cache.get_or_load("b", load(Some(3))).await, Ok(Some(3)), "a miss is not cached");
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
+        cache.clear();
+        assert_eq!(cache.get_or_load("a", load(Some(4))).await, Ok(Some(4)));
+    }
+}

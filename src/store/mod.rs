@@ -47,7 +47,8 @@ pub struct Store {
     pub(crate) db: DatabaseConnection,
     /// Products by client_id: read on every authorize, login and token request.
     pub(crate) clients: cache::TtlCache<entity::product::Model>,
-    /// Customer accounts by id: read on every session load, code redemption and refresh.
+    /// Customer accounts by id and by (organization, code): read on every login page, sign-in, session load,
+    /// code redemption, refresh and sso_url.
     pub(crate) accounts: cache::TtlCache<entity::customer_account::Model>,
 }
 

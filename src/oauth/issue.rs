@@ -94,18 +94,10 @@ pub async fn issue(state: &AppState, req: &AuthorizeRequest, session: &ActiveSes
                 None
             } else {
                 let claims = AccessClaims {
-                    iss: issuer.clone(),
-                    sub: sub.user_id.clone(),
-                    aud: req.product.client_id.clone(),
-                    exp: now + req.product.access_token_ttl,
-                    iat: now,
-                    jti: tokens::new_jti(),
-                    client_id: req.product.client_id.clone(),
-                    scope: req.scope.as_string(),
                     auth_time: Some(session.auth_time),
-                    gid: None,
                     sid: Some(session.sid.clone()),
                     customer_account_code: Some(sub.customer_account_code.clone()),
+                    ..AccessClaims::new(issuer, &req.product.client_id, &sub.user_id, req.scope.as_string(), now, req.product.access_token_ttl)
                 };
                 Some(tokens::sign_access(&keys, &claims)?)
             };

@@ -1,9 +1,8 @@
 //! Token minting and verification (SPEC §4.2): RS256 id_tokens (OIDC Core §2) and RFC 9068 JWT access tokens.
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 use crate::crypto::jwt::{self, Expect, JwtError};
-use crate::crypto::keys::{KeyError, KeyRing};
+use crate::crypto::keys::KeyRing;
 use crate::state::AppState;
 
 /// RFC 9068 §2.2 claims, plus keyway's: `gid` (the grant id, so that revoking a grant kills its access tokens),
@@ -29,6 +28,25 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
+    /// A fresh access token's claims for `client_id` (also its audience), valid `ttl` seconds from `now`; the
+    /// user-related claims (`auth_time`, `gid`, `sid`, `customer_account_code`) are for the caller to fill in.
+    pub fn new(issuer: &str, client_id: &str, sub: &str, scope: String, now: i64, ttl: i64) -> AccessClaims {
+        AccessClaims {
+            iss: issuer.to_string(),
+            sub: sub.to_string(),
+            aud: client_id.to_string(),
+            exp: now + ttl,
+            iat: now,
+            jti: new_jti(),
+            client_id: client_id.to_string(),
+            scope,
+            auth_time: None,
+            gid: None,
+            sid: None,
+            customer_account_code: None,
+        }
+    }
+
     pub fn has_scope(&self, s: &str) -> bool {
         self.scope.split(' ').any(|x| x == s)
     }
@@ -89,19 +107,6 @@ pub fn sign_access(keys: &KeyRing, claims: &AccessClaims) -> Result<String, JwtE
 
 pub fn sign_id(keys: &KeyRing, claims: &IdClaims) -> Result<String, JwtError> {
     jwt::sign(keys.signer(), "JWT", claims)
-}
-
-/// Signs an access token and, when asked for, an id_token at the same time: the id_token on the blocking pool, the
-/// access token on this thread. Two RSA-2048 signatures are most of a redemption's latency; side by side they take
-/// the time of one. Only for token-endpoint responses, whose id_token may omit `at_hash` (OIDC Core §3.1.3.6), which
-/// is what makes the two independent.
-pub async fn sign_access_and_id(keys: Arc<KeyRing>, access: &AccessClaims, id: Option<IdClaims>) -> Result<(String, Option<String>), JwtError> {
-    let Some(id) = id else { return Ok((sign_access(&keys, access)?, None)) };
-    let ring = keys.clone();
-    let id_job = tokio::task::spawn_blocking(move || sign_id(&ring, &id));
-    let access_token = sign_access(&keys, access);
-    let id_token = id_job.await.map_err(|_| JwtError::Key(KeyError::Sign))??;
-    Ok((access_token?, Some(id_token)))
 }
 
 #[derive(Debug, thiserror::Error)]

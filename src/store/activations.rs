@@ -31,25 +31,24 @@ impl Store {
         if all.iter().all(|l| !l.user_restricted) {
             return Ok(all);
         }
-        let assigned: Vec<i64> = license_assignment::Entity::find()
-            .filter(license_assignment::Column::LicenseUserId.eq(user.id.as_str()))
+        let assigned = self.assigned_license_ids(&user.id).await?;
+        Ok(all.into_iter().filter(|l| !l.user_restricted || assigned.contains(&l.id)).collect())
+    }
+
+    /// Ids of the licenses assigned to the user by name.
+    async fn assigned_license_ids(&self, user_id: &str) -> Result<Vec<i64>, StoreError> {
+        Ok(license_assignment::Entity::find()
+            .filter(license_assignment::Column::LicenseUserId.eq(user_id))
             .all(&self.db)
             .await?
             .into_iter()
             .map(|a| a.license_id)
-            .collect();
-        Ok(all.into_iter().filter(|l| !l.user_restricted || assigned.contains(&l.id)).collect())
+            .collect())
     }
 
     /// Every license the user may use, across products (the portal).
     pub async fn all_licenses_for_user(&self, user: &license_user::Model) -> Result<Vec<license::Model>, StoreError> {
-        let assigned: Vec<i64> = license_assignment::Entity::find()
-            .filter(license_assignment::Column::LicenseUserId.eq(user.id.as_str()))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| a.license_id)
-            .collect();
+        let assigned = self.assigned_license_ids(&user.id).await?;
         Ok(license::Entity::find()
             .filter(license::Column::CustomerAccountId.eq(user.customer_account_id.as_str()))
             .order_by_asc(license::Column::Id)

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Single-endpoint figures for keyway (fast hash) against the RSA bound measured in the same run:
+#   bench/endpoints.sh DB [OUTDIR]      DB = sqlite | postgres
+# Runs, against a fresh keyway: openssl speed rsa2048 (1 process and -multi 2), code redemption closed loop, then
+# open loop at half of that peak (16 and 4 clients), refresh, userinfo, introspect, signed sso_url, activation with a
+# fresh code, JWKS and discovery (keyway-bench and wrk), and the idle / peak RSS. Results: OUTDIR/ep-<DB>-*.json,
+# a summary on stdout.
+# Environment: KW, KWB (binaries), WRK (default wrk).
+set -euo pipefail
+DB=${1:?sqlite|postgres}; OUT=${2:-/tmp/kwb-results}
+KW=${KW:-/tmp/kwbench-target/release/keyway}
+KWB=${KWB:-/tmp/kwbench-target/release/keyway-bench}
+WRK=${WRK:-wrk}
+mkdir -p "$OUT"
+WD=/tmp/kwb-ep-$DB
+rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
+
+export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 RUST_LOG=${RUST_LOG:-warn}
+export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1
+if [ "$DB" = postgres ]; then
+  psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS kwbench' -c 'CREATE DATABASE kwbench'
+  export KEYWAY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/kwbench
+fi
+"$KW" demo --json > demo.json
+"$KW" product create --org "Demo Vendor" --code bench --client-id bench --client-secret bench-secret-0123456 \
+  --redirect-uri http://127.0.0.1:9/cb > /dev/null
+echo alice-password | "$KW" user create --org "Demo Vendor" --account demo-customer --email alice@example.com --password-stdin > /dev/null
+"$KW" license create --org "Demo Vendor" --product demo-app --account demo-customer --max-activations 1000000 \
+  --user demo@example.com > /dev/null
+
+"$KW" serve > serve.log 2>&1 & KWPID=$!
+cleanup() { kill "$KWPID" 2>/dev/null || true; wait "$KWPID" 2>/dev/null || true
+  if [ "$DB" = postgres ]; then sleep 1; psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS kwbench' || true; fi; }
+trap cleanup EXIT
+for _ in $(seq 100); do curl -sf http://127.0.0.1:8080/.well-known/openid-configuration > /dev/null && break; sleep 0.2; done
+sleep 1
+idle=$(awk '/VmRSS/{printf "%.1f",$2/1024}' /proc/$KWPID/status)
+
+L=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
+   --username alice@example.com --password alice-password --account demo-customer)
+run() { local name=$1; shift; echo "# $DB: $name" >&2; "$KWB" --server-pid $KWPID --label "$DB $name" --json "$@" > "$OUT/ep-$DB-$name.json"; }
+
+one=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+two=$(openssl speed -seconds 3 -multi 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+echo "{\"rsa2048_sign_per_s_1core\": $one, \"rsa2048_sign_per_s_multi2\": $two}" > "$OUT/ep-$DB-rsa.json"
+
+"$KWB" -s flow -c 8 -d 3 --warmup 1 "${L[@]}" > /dev/null 2>&1 || true     # warm caches and pools
+run token        -s token -c 16 -n 4000 "${L[@]}"
+peak=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["ops_per_s"])' "$OUT/ep-$DB-token.json")
+half=$(python3 -c "print(round($peak / 2))")
+run token-half16 -s token -c 16 -n 3000 --rate "$half" "${L[@]}"
+run token-half4  -s token -c 4  -n 3000 --rate "$half" "${L[@]}"
+run refresh      -s refresh -c 16 -d 8 "${L[@]}"
+run userinfo     -s userinfo,introspect -c 16 -d 8 "${L[@]}"
+run sso-url      -s sso-url -c 16 -d 8 --creds demo.json
+run activate     -s activate -c 16 -n 3000 --creds demo.json
+run static       -s jwks,discovery -c 32 -d 8 "${L[@]}"
+for path in .well-known/jwks.json .well-known/openid-configuration; do
+  name=$(basename "$path" | cut -d. -f1)
+  "$WRK" -t2 -c32 -d8s --latency "http://127.0.0.1:8080/$path" > "$OUT/ep-$DB-wrk-$name.txt"
+done
+peak_rss=$(awk '/VmHWM/{printf "%.1f",$2/1024}' /proc/$KWPID/status)
+echo "{\"idle_rss_mib\": $idle, \"vmhwm_mib\": $peak_rss}" > "$OUT/ep-$DB-rss.json"
+
+python3 - "$OUT" "$DB" <<'PY'
+import json, re, sys
+out, db = sys.argv[1:]
+rsa = json.load(open(f"{out}/ep-{db}-rsa.json"))
+one, two = rsa["rsa2048_sign_per_s_1core"], rsa["rsa2048_sign_per_s_multi2"]
+print(f"RSA-2048 signs/s: 1 process {one}, -multi 2 {two}")
+sigs = {"token": 2, "sso-url": 1, "activate": 2, "refresh": 2}
+print(f"{'scenario':<12} {'c':>3} {'ops/s':>9} {'p50':>7} {'p99':>8} {'err':>4} {'cpu ms/op':>9} {'cores':>5}  bound(-multi 2)")
+for name in ["token", "token-half16", "token-half4", "refresh", "userinfo", "sso-url", "activate", "static"]:
+    for r in json.load(open(f"{out}/ep-{db}-{name}.json"))["results"]:
+        sc = r["scenario"]
+        n = sigs.get(sc) if name in sigs else None
+        bound = f"{two / n:.0f}/s -> {100 * r['ops_per_s'] / (two / n):.0f} %" if n else ""
+        lat = r["latency_ms"]
+        print(f"{name + ('/' + sc if sc != name else ''):<22} {r['ops_per_s']:9.1f} {lat['p50']:7.2f} {lat['p99']:8.2f} {r['errors']:4} "
+              f"{r['server_cpu_ms_per_op'] or 0:9.3f} {r.get('server_cores') or 0:5.2f}  {bound}  other={r.get('other_cores')}")
+for name in ("jwks", "openid-configuration"):
+    txt = open(f"{out}/ep-{db}-wrk-{name}.txt").read()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", txt).group(1)
+    p99 = re.search(r"99%\s+(\S+)", txt).group(1)
+    print(f"wrk {name:<24} {float(rps):9.0f} req/s  p99 {p99}")
+print("RSS MiB:", json.load(open(f"{out}/ep-{db}-rss.json")))
+PY

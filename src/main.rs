@@ -2,6 +2,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    fix_malloc_mmap_threshold();
     let cli = keyway::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -18,3 +19,19 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// Every argon2id verification allocates its memory block (19 MiB at the default settings) on a blocking-pool thread.
+/// glibc serves such a block with mmap, but after the first free it raises its mmap threshold to the block's size
+/// (dynamic threshold, mallopt(3)), so later blocks come from per-thread arenas that keep them after free: peak
+/// resident memory reached ~1 GB under a login burst (docs/PERFORMANCE.md). A fixed threshold turns the dynamic
+/// adjustment off; large blocks are then always mapped and returned to the kernel when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_malloc_mmap_threshold() {
+    // SAFETY: mallopt only changes allocator parameters; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_malloc_mmap_threshold() {}

@@ -9,7 +9,7 @@ use actix_web::{web, App, HttpServer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keys::{load_or_create_cookie_key, KeyError, KeyRing, LicenseSigner};
-use crate::crypto::password::{PasswordError, PasswordHasherConfig};
+use crate::crypto::password::{HashPool, PasswordError, PasswordHasherConfig};
 use crate::oauth::discovery;
 use crate::store::{Store, StoreError};
 
@@ -24,9 +24,9 @@ pub struct AppState {
     /// The discovery document, serialised once (it only changes with the config).
     pub discovery_json: actix_web::web::Bytes,
     pub metrics: crate::metrics::Metrics,
-    /// One permit per core: at most that many argon2 computations (each holding `argon2_memory_kib`) run at once,
-    /// however many logins arrive, which bounds both CPU queueing and memory.
-    hash_permits: tokio::sync::Semaphore,
+    /// One thread per core for argon2 verification, each reusing its memory block: however many logins arrive,
+    /// at most that many run at once, which bounds both CPU queueing and memory.
+    password_pool: HashPool,
 }
 
 impl AppState {
@@ -44,21 +44,19 @@ impl AppState {
         let passwords = tokio::task::spawn_blocking(move || PasswordHasherConfig::new(m, t, p))
             .await
             .map_err(|e| StartError::Other(e.to_string()))??;
+        let password_pool = HashPool::start(passwords.clone(), cores()).map_err(|e| StartError::Other(format!("starting the password threads: {e}")))?;
         let discovery_json = actix_web::web::Bytes::from(discovery::document(&config.issuer).map_err(|e| StartError::Other(e.to_string()))?);
-        Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json, metrics: Default::default(), hash_permits: tokio::sync::Semaphore::new(cores()) })
+        Ok(AppState { config, store, keys: RwLock::new(Arc::new(ring)), license_signer, cookie_key, passwords, clock, discovery_json, metrics: Default::default(), password_pool })
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
 
-    /// Verifies a password (or burns the same time against the dummy hash when `stored` is None) on the blocking
-    /// pool, behind the hashing semaphore.
+    /// Verifies a password (or burns the same time against the dummy hash when `stored` is None) on the password
+    /// threads.
     pub async fn verify_password(&self, password: &str, stored: Option<String>) -> bool {
-        let Ok(_permit) = self.hash_permits.acquire().await else { return false };
-        let hasher = self.passwords.clone();
-        let password = password.to_string();
-        tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false)
+        self.password_pool.verify(password, stored).await
     }
 
     /// The current key ring (cheap: an `Arc` clone).

@@ -1,6 +1,13 @@
-//! argon2id password hashing (SPEC §2). Hashing is CPU-bound: callers run it on the blocking pool.
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+//! argon2id password hashing (SPEC §2). Verification on the server runs on [`HashPool`]: a fixed set of threads,
+//! one per core, each reusing one argon2 memory block, so a login burst neither queues on the async workers nor
+//! allocates a fresh block (19 MiB at the default settings) per attempt.
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 
 #[derive(Clone)]
 pub struct PasswordHasherConfig {
@@ -45,10 +52,100 @@ impl PasswordHasherConfig {
             Some(h) => (h, true),
             None => (self.dummy_hash.as_str(), false),
         };
-        let Ok(parsed) = PasswordHash::new(hash) else { return false };
-        // The parameters come from the stored hash string, so hashes made with older settings still verify.
-        let ok = self.argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+        let mut memory = Vec::new();
+        verify_into(password.as_bytes(), hash, &mut memory) && real
+    }
+
+    /// [`Self::verify`] with argon2 memory owned by the caller and reused between calls. A stored hash with a larger
+    /// memory cost than configured grows it for that call only.
+    pub fn verify_with_memory(&self, password: &str, stored: Option<&str>, memory: &mut Vec<Block>) -> bool {
+        let (hash, real) = match stored {
+            Some(h) => (h, true),
+            None => (self.dummy_hash.as_str(), false),
+        };
+        let ok = verify_into(password.as_bytes(), hash, memory);
+        let configured = self.params.block_count();
+        if memory.len() > configured {
+            memory.truncate(configured);
+            memory.shrink_to_fit();
+        }
         ok && real
+    }
+}
+
+/// Recomputes a PHC-format argon2 hash into `memory` and compares in constant time. The algorithm, version and
+/// parameters come from the stored string, so hashes made with older settings still verify.
+fn verify_into(password: &[u8], hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else { return false };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else { return false };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let argon2 = Argon2::new(algorithm, version.unwrap_or_default(), params);
+    let Some(m) = memory.get_mut(..blocks) else { return false };
+    argon2.hash_password_into_with_memory(password, salt, out, m).is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+struct Job {
+    password: String,
+    stored: Option<String>,
+    reply: tokio::sync::oneshot::Sender<bool>,
+}
+
+/// Password verification threads. Each keeps its argon2 memory between jobs and gives it back after
+/// [`HashPool::IDLE_RELEASE`] without work, so resident memory is bounded by threads × one block under load and
+/// returns to the baseline when logins stop. The threads end when the pool is dropped.
+pub struct HashPool {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    pub const IDLE_RELEASE: Duration = Duration::from_secs(30);
+
+    pub fn start(hasher: PasswordHasherConfig, threads: usize) -> std::io::Result<HashPool> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let (rx, hasher) = (rx.clone(), hasher.clone());
+            std::thread::Builder::new().name(format!("keyway-argon2-{i}")).spawn(move || {
+                let mut memory: Vec<Block> = Vec::new();
+                loop {
+                    // One idle thread waits on the channel while holding the lock; the others wait for the lock.
+                    let next = match rx.lock() {
+                        Ok(r) => r.recv_timeout(Self::IDLE_RELEASE),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => {
+                            let ok = hasher.verify_with_memory(&job.password, job.stored.as_deref(), &mut memory);
+                            let _ = job.reply.send(ok);
+                        }
+                        Err(RecvTimeoutError::Timeout) => memory = Vec::new(),
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })?;
+        }
+        Ok(HashPool { jobs: Mutex::new(tx) })
+    }
+
+    /// Verifies on a pool thread (see [`PasswordHasherConfig::verify`]); false if the pool is gone.
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> bool {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job { password: password.to_string(), stored, reply };
+        let sent = match self.jobs.lock() {
+            Ok(tx) => tx.send(job).is_ok(),
+            Err(_) => false,
+        };
+        sent && answer.await.unwrap_or(false)
     }
 }
 
@@ -65,5 +162,33 @@ mod tests {
         assert!(!h.verify("wrong", Some(&stored)));
         assert!(!h.verify("anything", None));
         assert!(!h.verify("anything", Some("not a hash")));
+    }
+
+    #[test]
+    fn reused_memory_verifies_hashes_of_other_parameters() {
+        let h = PasswordHasherConfig::new(8, 1, 1).expect("params");
+        let bigger = PasswordHasherConfig::new(64, 2, 1).expect("params");
+        let stored_small = h.hash("pw-small").expect("hash");
+        let stored_big = bigger.hash("pw-big").expect("hash");
+        let mut memory = Vec::new();
+        assert!(h.verify_with_memory("pw-small", Some(&stored_small), &mut memory));
+        assert!(h.verify_with_memory("pw-big", Some(&stored_big), &mut memory), "older/larger parameters still verify");
+        assert_eq!(memory.len(), 8, "grown memory is given back to the configured size");
+        assert!(!h.verify_with_memory("pw-big", Some(&stored_small), &mut memory));
+        assert!(!h.verify_with_memory("pw-small", None, &mut memory), "the dummy hash never matches");
+    }
+
+    #[tokio::test]
+    async fn pool_verifies_concurrently() {
+        let h = PasswordHasherConfig::new(8, 1, 1).expect("params");
+        let stored = h.hash("secret-1").expect("hash");
+        let pool = std::sync::Arc::new(HashPool::start(h, 2).expect("pool"));
+        let checks = (0..20).map(|i| {
+            let (pool, stored) = (pool.clone(), stored.clone());
+            tokio::spawn(async move { pool.verify(if i % 2 == 0 { "secret-1" } else { "wrong" }, Some(stored)).await })
+        });
+        let results: Vec<bool> = futures_util::future::join_all(checks).await.into_iter().map(|r| r.expect("task")).collect();
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 10);
+        assert!(results.iter().step_by(2).all(|ok| *ok));
     }
 }

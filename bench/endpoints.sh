@@ -5,14 +5,17 @@
 # open loop at half of that peak (16 and 4 clients), refresh, userinfo, introspect, signed sso_url, activation with a
 # fresh code, JWKS and discovery (keyway-bench and wrk), and the idle / peak RSS. Results: OUTDIR/ep-<DB>-*.json,
 # a summary on stdout.
-# Environment: KW, KWB (binaries), WRK (default wrk).
+# Environment: KW, KWB (binaries), WRK (default wrk). KEYWAY_ACCESS_TOKEN_SIGNING_ALG=ES256 measures ES256 access
+# tokens (results tagged -es256; a redemption or refresh then needs one RSA signature, the id_token's).
 set -euo pipefail
 DB=${1:?sqlite|postgres}; OUT=${2:-/tmp/kwb-results}
 KW=${KW:-/tmp/kwbench-target/release/keyway}
 KWB=${KWB:-/tmp/kwbench-target/release/keyway-bench}
 WRK=${WRK:-wrk}
 mkdir -p "$OUT"
-WD=/tmp/kwb-ep-$DB
+ALG=${KEYWAY_ACCESS_TOKEN_SIGNING_ALG:-RS256}
+if [ "$ALG" = ES256 ]; then TAG=$DB-es256; else TAG=$DB; fi
+WD=/tmp/kwb-ep-$TAG
 rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
 
 export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 RUST_LOG=${RUST_LOG:-warn}
@@ -38,15 +41,15 @@ idle=$(awk '/VmRSS/{printf "%.1f",$2/1024}' /proc/$KWPID/status)
 
 L=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
    --username alice@example.com --password alice-password --account demo-customer)
-run() { local name=$1; shift; echo "# $DB: $name" >&2; "$KWB" --server-pid $KWPID --label "$DB $name" --json "$@" > "$OUT/ep-$DB-$name.json"; }
+run() { local name=$1; shift; echo "# $TAG: $name" >&2; "$KWB" --server-pid $KWPID --label "$TAG $name" --json "$@" > "$OUT/ep-$TAG-$name.json"; }
 
 one=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
 two=$(openssl speed -seconds 3 -multi 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
-echo "{\"rsa2048_sign_per_s_1core\": $one, \"rsa2048_sign_per_s_multi2\": $two}" > "$OUT/ep-$DB-rsa.json"
+echo "{\"rsa2048_sign_per_s_1core\": $one, \"rsa2048_sign_per_s_multi2\": $two}" > "$OUT/ep-$TAG-rsa.json"
 
 "$KWB" -s flow -c 8 -d 3 --warmup 1 "${L[@]}" > /dev/null 2>&1 || true     # warm caches and pools
 run token        -s token -c 16 -n 4000 "${L[@]}"
-peak=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["ops_per_s"])' "$OUT/ep-$DB-token.json")
+peak=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["ops_per_s"])' "$OUT/ep-$TAG-token.json")
 half=$(python3 -c "print(round($peak / 2))")
 run token-half16 -s token -c 16 -n 3000 --rate "$half" "${L[@]}"
 run token-half4  -s token -c 4  -n 3000 --rate "$half" "${L[@]}"
@@ -57,18 +60,20 @@ run activate     -s activate -c 16 -n 3000 --creds demo.json
 run static       -s jwks,discovery -c 32 -d 8 "${L[@]}"
 for path in .well-known/jwks.json .well-known/openid-configuration; do
   name=$(basename "$path" | cut -d. -f1)
-  "$WRK" -t2 -c32 -d8s --latency "http://127.0.0.1:8080/$path" > "$OUT/ep-$DB-wrk-$name.txt"
+  "$WRK" -t2 -c32 -d8s --latency "http://127.0.0.1:8080/$path" > "$OUT/ep-$TAG-wrk-$name.txt"
 done
 peak_rss=$(awk '/VmHWM/{printf "%.1f",$2/1024}' /proc/$KWPID/status)
-echo "{\"idle_rss_mib\": $idle, \"vmhwm_mib\": $peak_rss}" > "$OUT/ep-$DB-rss.json"
+echo "{\"idle_rss_mib\": $idle, \"vmhwm_mib\": $peak_rss}" > "$OUT/ep-$TAG-rss.json"
 
-python3 - "$OUT" "$DB" <<'PY'
+python3 - "$OUT" "$TAG" "$ALG" <<'PY'
 import json, re, sys
-out, db = sys.argv[1:]
+out, db, alg = sys.argv[1:]
 rsa = json.load(open(f"{out}/ep-{db}-rsa.json"))
 one, two = rsa["rsa2048_sign_per_s_1core"], rsa["rsa2048_sign_per_s_multi2"]
 print(f"RSA-2048 signs/s: 1 process {one}, -multi 2 {two}")
-sigs = {"token": 2, "sso-url": 1, "activate": 2, "refresh": 2}
+# RSA-2048 signatures per operation; with ES256 access tokens only the id_token of a redemption or refresh is RSA.
+rsa_per_grant = 1 if alg == "ES256" else 2
+sigs = {"token": rsa_per_grant, "sso-url": 1, "activate": 2, "refresh": rsa_per_grant}
 print(f"{'scenario':<12} {'c':>3} {'ops/s':>9} {'p50':>7} {'p99':>8} {'err':>4} {'cpu ms/op':>9} {'cores':>5}  bound(-multi 2)")
 for name in ["token", "token-half16", "token-half4", "refresh", "userinfo", "sso-url", "activate", "static"]:
     for r in json.load(open(f"{out}/ep-{db}-{name}.json"))["results"]:

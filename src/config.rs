@@ -6,6 +6,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::keys::SigningAlg;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -20,6 +22,9 @@ pub struct Config {
     /// Maximum database connections in the pool.
     pub db_max_connections: u32,
     pub access_token_ttl: i64,
+    /// JWS algorithm of access tokens: "RS256" (default) or "ES256" (one P-256 signature instead of an RSA one per
+    /// token; resource servers must accept ES256). id_tokens are always RS256.
+    pub access_token_signing_alg: SigningAlg,
     pub id_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub code_ttl: i64,
@@ -51,6 +56,7 @@ impl Default for Config {
             workers: 0,
             db_max_connections: 16,
             access_token_ttl: 3600,
+            access_token_signing_alg: SigningAlg::RS256,
             id_token_ttl: 3600,
             refresh_token_ttl: 30 * 24 * 3600,
             code_ttl: 300,

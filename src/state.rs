@@ -35,8 +35,9 @@ impl AppState {
         store.migrate().await?;
         let now = clock.now();
         let keys_dir = config.keys_dir.clone();
+        let access_alg = config.access_token_signing_alg;
         let (ring, license_signer, cookie_key) = tokio::task::spawn_blocking(move || {
-            Ok::<_, KeyError>((KeyRing::load_or_create(&keys_dir, now)?, LicenseSigner::load_or_create(&keys_dir)?, load_or_create_cookie_key(&keys_dir)?))
+            Ok::<_, KeyError>((KeyRing::load_or_create(&keys_dir, now, access_alg)?, LicenseSigner::load_or_create(&keys_dir)?, load_or_create_cookie_key(&keys_dir)?))
         })
         .await
         .map_err(|e| StartError::Other(e.to_string()))??;

@@ -85,14 +85,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let ring = KeyRing::rotate(&config.keys_dir, now)?;
-            say(format!("new signing key {}; published keys: {}", ring.signer().kid, ring.kids().join(", ")));
+            let ring = KeyRing::rotate(&config.keys_dir, now, config.access_token_signing_alg)?;
+            let signing: Vec<String> = ring.describe().into_iter().filter(|d| d.2).map(|d| format!("{} ({})", d.0, d.1.as_str())).collect();
+            say(format!("new signing keys {}; published keys: {}", signing.join(", "), ring.kids().join(", ")));
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
-            let ring = KeyRing::load_or_create(&config.keys_dir, now)?;
-            for (i, kid) in ring.kids().iter().enumerate() {
-                say(format!("{kid}{}", if i == 0 { "  (signing)" } else { "  (retired, still published)" }));
+            let ring = KeyRing::load_or_create(&config.keys_dir, now, config.access_token_signing_alg)?;
+            for (kid, alg, signing) in ring.describe() {
+                say(format!("{kid}  {}  {}", alg.as_str(), if signing { "(signing)" } else { "(retired, still published)" }));
             }
             Ok(())
         }

@@ -1,12 +1,12 @@
-//! Compact JWS with RS256: signing with the ring key held in memory (no key parsing per token) and verification
-//! with `jsonwebtoken` against the key ring.
+//! Compact JWS (RS256, ES256): signing with the ring key held in memory (no key parsing per token) and
+//! verification with `jsonwebtoken` against the key ring.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::keys::{KeyError, KeyRing, RsaKey};
+use super::keys::{KeyError, KeyRing, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
@@ -28,12 +28,12 @@ impl JwtError {
     }
 }
 
-/// Signs `claims` as a JWS with header `{"alg":"RS256","typ":typ,"kid":…}`.
-pub fn sign<C: Serialize>(key: &RsaKey, typ: &str, claims: &C) -> Result<String, JwtError> {
-    let header = serde_json::json!({ "alg": "RS256", "typ": typ, "kid": key.kid });
+/// Signs `claims` as a JWS with header `{"alg":<the key's>,"typ":typ,"kid":…}`.
+pub fn sign<C: Serialize>(key: &SigningKey, typ: &str, claims: &C) -> Result<String, JwtError> {
+    let header = serde_json::json!({ "alg": key.alg().as_str(), "typ": typ, "kid": key.kid() });
     let header = serde_json::to_vec(&header).map_err(|_| JwtError::Serialize)?;
     let payload = serde_json::to_vec(claims).map_err(|_| JwtError::Serialize)?;
-    let mut out = String::with_capacity(64 + payload.len() * 4 / 3 + 350);
+    let mut out = String::with_capacity(96 + payload.len() * 4 / 3 + 350);
     URL_SAFE_NO_PAD.encode_string(&header, &mut out);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
@@ -53,12 +53,9 @@ pub struct Expect<'a> {
     pub now: i64,
 }
 
-/// Verifies an RS256 JWT signed by one of our keys: signature, `iss`, `exp` (no leeway), `aud` and `typ`.
+/// Verifies a JWT signed by one of our keys: signature, `iss`, `exp` (no leeway), `aud` and `typ`.
 pub fn verify<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<'_>) -> Result<C, JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
-    if header.alg != jsonwebtoken::Algorithm::RS256 {
-        return Err(JwtError::Malformed);
-    }
     if let Some(typ) = expect.typ {
         if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ)) {
             return Err(JwtError::Malformed);
@@ -66,7 +63,11 @@ pub fn verify<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<
     }
     let kid = header.kid.ok_or(JwtError::UnknownKey)?;
     let key = ring.by_kid(&kid).ok_or(JwtError::UnknownKey)?;
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    // The algorithm is the key's, never the header's choice (RFC 8725 §3.1): a header naming another one is refused.
+    if header.alg != key.alg().jwt() {
+        return Err(JwtError::Malformed);
+    }
+    let mut v = jsonwebtoken::Validation::new(key.alg().jwt());
     v.set_issuer(&[expect.issuer]);
     v.leeway = 0;
     // jsonwebtoken reads the system clock; we check `exp` ourselves against the clock we were given.
@@ -76,7 +77,7 @@ pub fn verify<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<
         Some(aud) => v.set_audience(&[aud]),
         None => v.validate_aud = false,
     }
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &v).map_err(JwtError::Invalid)?;
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, key.decoding(), &v).map_err(JwtError::Invalid)?;
     let exp = data.claims.get("exp").and_then(|e| e.as_i64()).ok_or(JwtError::Malformed)?;
     if exp <= expect.now {
         return Err(JwtError::Invalid(jsonwebtoken::errors::ErrorKind::ExpiredSignature.into()));
@@ -93,11 +94,12 @@ pub fn half_hash(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::keys::SigningAlg;
 
     #[test]
     fn round_trip_and_rejections() {
         let dir = tempfile::tempdir().expect("tmp");
-        let ring = KeyRing::load_or_create(dir.path(), 100).expect("ring");
+        let ring = KeyRing::load_or_create(dir.path(), 100, SigningAlg::ES256).expect("ring");
         let claims = serde_json::json!({"iss": "https://op", "aud": "c1", "sub": "u", "exp": 200, "iat": 100});
         let t = sign(ring.signer(), "JWT", &claims).expect("sign");
         let ok = Expect { issuer: "https://op", audience: Some("c1"), typ: None, now: 150 };
@@ -113,12 +115,23 @@ mod tests {
         assert!(verify::<serde_json::Value>(&ring, &t, &want_at).is_err());
 
         let other_dir = tempfile::tempdir().expect("tmp");
-        let other = KeyRing::load_or_create(other_dir.path(), 100).expect("ring");
+        let other = KeyRing::load_or_create(other_dir.path(), 100, SigningAlg::RS256).expect("ring");
         assert!(matches!(verify::<serde_json::Value>(&other, &t, &ok), Err(JwtError::UnknownKey)));
         let mut tampered = t.clone();
         tampered.pop();
         tampered.push(if t.ends_with('A') { 'B' } else { 'A' });
         assert!(verify::<serde_json::Value>(&ring, &tampered, &ok).is_err());
+
+        // ES256 from the same ring verifies; its header may not claim another algorithm for the key.
+        let es = sign(ring.signer_for(SigningAlg::ES256).expect("ec"), "at+jwt", &claims).expect("sign");
+        let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(es.split('.').next().expect("h")).expect("b64")).expect("json");
+        assert_eq!(header["alg"], "ES256");
+        let back: serde_json::Value = verify(&ring, &es, &want_at).expect("ES256 verifies");
+        assert_eq!(back["sub"], "u");
+        let mut parts: Vec<String> = es.split('.').map(str::to_string).collect();
+        let forged_header = serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": header["kid"]});
+        parts[0] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged_header).expect("json"));
+        assert!(matches!(verify::<serde_json::Value>(&ring, &parts.join("."), &want_at), Err(JwtError::Malformed)));
     }
 
     #[test]

@@ -1,17 +1,20 @@
-//! Signing keys (SPEC §4.3): RSA-2048 PEM files in `keys/`. `oidc-<created>-<n>.pem` are the rotating OpenID keys
-//! (the newest signs, all still-needed ones are in the JWKS); `license.pem` is the long-lived License API response
-//! signing key (SPEC §3.2); `cookie.key` keys the CSRF MACs. Replicas share the directory.
+//! Signing keys (SPEC §4.3): PEM files in `keys/`. `oidc-<created>-<n>.pem` are the rotating RSA-2048 OpenID keys
+//! (the newest signs, all still-needed ones are in the JWKS); `oidc-es256-<created>-<n>.pem` are P-256 keys, created
+//! only when access tokens are configured to be signed with ES256 and rotated alongside; `license.pem` is the
+//! long-lived License API response signing key (SPEC §3.2); `cookie.key` keys the CSRF MACs. Replicas share the
+//! directory.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ring::rand::SystemRandom;
-use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+use ring::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, SecretDocument};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Longest lifetime of any JWT keyway signs (product TTL overrides are capped to it), plus clock skew: a retired key
@@ -26,6 +29,33 @@ pub enum KeyError {
     Generate(String),
     #[error("signing failed")]
     Sign,
+    #[error("no {0:?} signing key in the key directory")]
+    Missing(SigningAlg),
+}
+
+/// JWS algorithms keyway signs with (RFC 7518 §3). id_tokens, minted SSO tokens and, by default, access tokens are
+/// RS256 (SPEC §4.2, OIDC Core §15.1); access tokens may be ES256 instead (RFC 9068 §2.1 leaves the algorithm to the
+/// server): one P-256 signature costs a few percent of an RSA-2048 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+}
+
+impl SigningAlg {
+    pub fn jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            SigningAlg::RS256 => jsonwebtoken::Algorithm::RS256,
+            SigningAlg::ES256 => jsonwebtoken::Algorithm::ES256,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+        }
+    }
 }
 
 fn file_err(path: &Path, reason: impl ToString) -> KeyError {
@@ -75,6 +105,116 @@ impl RsaKey {
     }
 }
 
+/// One P-256 key (ES256): ring signs, jsonwebtoken verifies.
+pub struct EcKey {
+    pub kid: String,
+    pub created: i64,
+    pair: EcdsaKeyPair,
+    x_b64: String,
+    y_b64: String,
+    decoding: jsonwebtoken::DecodingKey,
+}
+
+impl EcKey {
+    fn from_pkcs8(der: &[u8], created: i64, path: &Path) -> Result<EcKey, KeyError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new()).map_err(|e| file_err(path, format!("not a P-256 private key: {e}")))?;
+        // SEC 1 uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+        let point = pair.public_key().as_ref();
+        if point.len() != 65 || point[0] != 4 {
+            return Err(file_err(path, "unexpected P-256 public key encoding"));
+        }
+        let x_b64 = URL_SAFE_NO_PAD.encode(&point[1..33]);
+        let y_b64 = URL_SAFE_NO_PAD.encode(&point[33..65]);
+        // RFC 7638 §3.2: required members of an EC key, lexicographic order.
+        let thumb_input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x_b64}","y":"{y_b64}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumb_input.as_bytes()));
+        let decoding = jsonwebtoken::DecodingKey::from_ec_components(&x_b64, &y_b64).map_err(|e| file_err(path, e))?;
+        Ok(EcKey { kid, created, pair, x_b64, y_b64, decoding })
+    }
+
+    /// ECDSA P-256 SHA-256 with the fixed-length r || s encoding JWS uses (RFC 7518 §3.4).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        Ok(self.pair.sign(&SystemRandom::new(), message).map_err(|_| KeyError::Sign)?.as_ref().to_vec())
+    }
+}
+
+/// A key of the OpenID key ring.
+pub enum SigningKey {
+    Rsa(RsaKey),
+    Ec(EcKey),
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("alg", &self.alg()).field("kid", &self.kid()).field("created", &self.created()).finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    pub fn kid(&self) -> &str {
+        match self {
+            SigningKey::Rsa(k) => &k.kid,
+            SigningKey::Ec(k) => &k.kid,
+        }
+    }
+
+    pub fn created(&self) -> i64 {
+        match self {
+            SigningKey::Rsa(k) => k.created,
+            SigningKey::Ec(k) => k.created,
+        }
+    }
+
+    pub fn alg(&self) -> SigningAlg {
+        match self {
+            SigningKey::Rsa(_) => SigningAlg::RS256,
+            SigningKey::Ec(_) => SigningAlg::ES256,
+        }
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match self {
+            SigningKey::Rsa(k) => k.sign(message),
+            SigningKey::Ec(k) => k.sign(message),
+        }
+    }
+
+    pub fn decoding(&self) -> &jsonwebtoken::DecodingKey {
+        match self {
+            SigningKey::Rsa(k) => &k.decoding,
+            SigningKey::Ec(k) => &k.decoding,
+        }
+    }
+
+    /// The public JWK (RFC 7517 §4, RFC 7518 §6).
+    fn jwk(&self) -> serde_json::Value {
+        match self {
+            SigningKey::Rsa(k) => serde_json::json!({
+                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid, "n": k.n_b64, "e": k.e_b64,
+            }),
+            SigningKey::Ec(k) => serde_json::json!({
+                "kty": "EC", "use": "sig", "alg": "ES256", "kid": k.kid, "crv": "P-256", "x": k.x_b64, "y": k.y_b64,
+            }),
+        }
+    }
+}
+
+fn read_ec_key(path: &Path, created: i64) -> Result<EcKey, KeyError> {
+    let pem = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
+    let (label, doc) = SecretDocument::from_pem(&pem).map_err(|e| file_err(path, format!("not a PEM private key: {e}")))?;
+    if label != "PRIVATE KEY" {
+        return Err(file_err(path, format!("expected a PKCS#8 PRIVATE KEY, found {label}")));
+    }
+    EcKey::from_pkcs8(doc.as_bytes(), created, path)
+}
+
+fn generate_ec_into(path: &Path) -> Result<(), KeyError> {
+    let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let doc = SecretDocument::try_from(der.as_ref()).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let pem = doc.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
+    write_secret_file(path, pem.as_bytes())
+}
+
 fn read_key(path: &Path, created: i64) -> Result<RsaKey, KeyError> {
     let pem = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
     let key = RsaPrivateKey::from_pkcs8_pem(&pem)
@@ -115,9 +255,83 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     }
 }
 
-/// The OpenID signing keys in use, newest first, with the JWKS document prepared once.
+/// The two key families of the ring: file-name prefix and algorithm.
+#[derive(Clone, Copy)]
+struct Family {
+    prefix: &'static str,
+    alg: SigningAlg,
+}
+
+const RSA_FAMILY: Family = Family { prefix: "oidc-", alg: SigningAlg::RS256 };
+const EC_FAMILY: Family = Family { prefix: "oidc-es256-", alg: SigningAlg::ES256 };
+
+impl Family {
+    fn read(self, path: &Path, created: i64) -> Result<SigningKey, KeyError> {
+        match self.alg {
+            SigningAlg::RS256 => read_key(path, created).map(SigningKey::Rsa),
+            SigningAlg::ES256 => read_ec_key(path, created).map(SigningKey::Ec),
+        }
+    }
+
+    fn generate(self, dir: &Path, created: i64) -> Result<(), KeyError> {
+        let path = dir.join(format!("{}{created}-{}.pem", self.prefix, &crate::crypto::secrets::random_token()[..8]));
+        match self.alg {
+            SigningAlg::RS256 => generate_into(&path),
+            SigningAlg::ES256 => generate_ec_into(&path),
+        }
+    }
+
+    /// `<prefix><created>-<random>.pem` files, newest first. The RSA prefix `oidc-` also matches `oidc-es256-…`
+    /// names, whose next segment is not a number, so each family sees only its own files.
+    fn files(self, dir: &Path) -> Result<Vec<(i64, PathBuf, String)>, KeyError> {
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(file_err(dir, e)),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(stem) = name.strip_prefix(self.prefix).and_then(|s| s.strip_suffix(".pem")) else { continue };
+            let created = stem.split('-').next().and_then(|c| c.parse::<i64>().ok());
+            if let Some(created) = created {
+                out.push((created, entry.path(), name));
+            }
+        }
+        // Newest first; the name breaks ties so every replica agrees on the signer.
+        out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.2.cmp(&a.2)));
+        Ok(out)
+    }
+
+    /// The family's keys still needed: all but those superseded more than `MAX_JWT_LIFETIME` ago.
+    fn load(self, dir: &Path, now: i64) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+        let mut keys = Vec::new();
+        let mut successor_created: Option<i64> = None;
+        for (created, path, _) in self.files(dir)? {
+            let needed = match successor_created {
+                None => true,
+                Some(s) => s + MAX_JWT_LIFETIME > now,
+            };
+            if needed {
+                keys.push(Arc::new(self.read(&path, created)?));
+            }
+            successor_created = Some(created);
+        }
+        Ok(keys)
+    }
+}
+
+fn all_key_files(dir: &Path) -> Result<Vec<String>, KeyError> {
+    let mut names: Vec<String> = RSA_FAMILY.files(dir)?.into_iter().map(|f| f.2).collect();
+    names.extend(EC_FAMILY.files(dir)?.into_iter().map(|f| f.2));
+    Ok(names)
+}
+
+/// The OpenID signing keys in use, newest first per algorithm, with the JWKS document prepared once.
 pub struct KeyRing {
-    keys: Vec<Arc<RsaKey>>,
+    /// RSA keys first (index 0 signs RS256), then the P-256 keys (the first of them signs ES256).
+    keys: Vec<Arc<SigningKey>>,
+    ec_signer: Option<usize>,
     jwks: bytes::Bytes,
     /// File names the ring was built from, to notice rotation by another process.
     pub fingerprint: Vec<String>,
@@ -129,85 +343,72 @@ impl std::fmt::Debug for KeyRing {
     }
 }
 
-fn oidc_key_files(dir: &Path) -> Result<Vec<(i64, PathBuf, String)>, KeyError> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(file_err(dir, e)),
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_prefix("oidc-").and_then(|s| s.strip_suffix(".pem")) else { continue };
-        let created = stem.split('-').next().and_then(|c| c.parse::<i64>().ok());
-        if let Some(created) = created {
-            out.push((created, entry.path(), name));
-        }
-    }
-    // Newest first; the name breaks ties so every replica agrees on the signer.
-    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.2.cmp(&a.2)));
-    Ok(out)
-}
-
 impl KeyRing {
-    /// Loads the keys of `dir`, generating the first one when there is none. Keys superseded more than
-    /// `MAX_JWT_LIFETIME` ago are left out: nothing they signed can still be valid.
-    pub fn load_or_create(dir: &Path, now: i64) -> Result<KeyRing, KeyError> {
-        if oidc_key_files(dir)?.is_empty() {
-            generate_into(&dir.join(format!("oidc-{now}-{}.pem", &crate::crypto::secrets::random_token()[..8])))?;
+    /// Loads the keys of `dir`, generating the first RSA key when there is none, and the first P-256 key when
+    /// access tokens are to be signed with ES256 and there is none.
+    pub fn load_or_create(dir: &Path, now: i64, access_alg: SigningAlg) -> Result<KeyRing, KeyError> {
+        if RSA_FAMILY.files(dir)?.is_empty() {
+            RSA_FAMILY.generate(dir, now)?;
+        }
+        if access_alg == SigningAlg::ES256 && EC_FAMILY.files(dir)?.is_empty() {
+            EC_FAMILY.generate(dir, now)?;
         }
         Self::load(dir, now)
     }
 
+    /// Loads every still-needed key of `dir`. P-256 keys stay published once made, even if access tokens go back
+    /// to RS256, so that tokens already issued keep verifying until they expire.
     pub fn load(dir: &Path, now: i64) -> Result<KeyRing, KeyError> {
-        let files = oidc_key_files(dir)?;
-        let mut keys = Vec::new();
-        let mut successor_created: Option<i64> = None;
-        for (created, path, _) in &files {
-            let needed = match successor_created {
-                None => true,
-                Some(s) => s + MAX_JWT_LIFETIME > now,
-            };
-            if needed {
-                keys.push(Arc::new(read_key(path, *created)?));
-            }
-            successor_created = Some(*created);
-        }
+        let mut keys = RSA_FAMILY.load(dir, now)?;
         if keys.is_empty() {
             return Err(file_err(dir, "no OpenID signing key"));
         }
-        let jwks = serde_json::json!({
-            "keys": keys.iter().map(|k| serde_json::json!({
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid, "n": k.n_b64, "e": k.e_b64,
-            })).collect::<Vec<_>>()
-        });
+        let ec = EC_FAMILY.load(dir, now)?;
+        let ec_signer = if ec.is_empty() { None } else { Some(keys.len()) };
+        keys.extend(ec);
+        let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() });
         let jwks = bytes::Bytes::from(serde_json::to_vec(&jwks).map_err(|e| file_err(dir, e))?);
-        Ok(KeyRing { keys, jwks, fingerprint: files.into_iter().map(|f| f.2).collect() })
+        Ok(KeyRing { keys, ec_signer, jwks, fingerprint: all_key_files(dir)? })
     }
 
-    /// `keyway keys rotate`: adds a key that becomes the signer; older keys stay in the JWKS (see `load`).
-    pub fn rotate(dir: &Path, now: i64) -> Result<KeyRing, KeyError> {
+    /// `keyway keys rotate`: adds an RSA key (and a P-256 key when that family exists or ES256 is configured) that
+    /// becomes the signer; older keys stay in the JWKS (see `load`).
+    pub fn rotate(dir: &Path, now: i64, access_alg: SigningAlg) -> Result<KeyRing, KeyError> {
+        let rsa = RSA_FAMILY.files(dir)?;
+        let ec = EC_FAMILY.files(dir)?;
         // A strictly newer timestamp than any existing key, so the new key sorts first even within one second.
-        let newest = oidc_key_files(dir)?.first().map(|f| f.0).unwrap_or(0);
+        let newest = rsa.iter().chain(ec.iter()).map(|f| f.0).max().unwrap_or(0);
         let created = now.max(newest + 1);
-        generate_into(&dir.join(format!("oidc-{created}-{}.pem", &crate::crypto::secrets::random_token()[..8])))?;
+        RSA_FAMILY.generate(dir, created)?;
+        if !ec.is_empty() || access_alg == SigningAlg::ES256 {
+            EC_FAMILY.generate(dir, created)?;
+        }
         Self::load(dir, created)
     }
 
     pub fn changed_on_disk(&self, dir: &Path) -> bool {
-        match oidc_key_files(dir) {
-            Ok(files) => files.iter().map(|f| &f.2).ne(self.fingerprint.iter()),
+        match all_key_files(dir) {
+            Ok(files) => files != self.fingerprint,
             Err(_) => false,
         }
     }
 
-    pub fn signer(&self) -> &Arc<RsaKey> {
-        // `load` refuses an empty ring, so index 0 exists.
+    /// The RS256 signer (id_tokens, minted SSO tokens, RS256 access tokens).
+    pub fn signer(&self) -> &Arc<SigningKey> {
+        // `load` refuses a ring without an RSA key, so index 0 exists.
         &self.keys[0]
     }
 
-    pub fn by_kid(&self, kid: &str) -> Option<&Arc<RsaKey>> {
-        self.keys.iter().find(|k| k.kid == kid)
+    /// The newest key of `alg`; `Missing` when the ring has none (an ES256 key file was removed by hand).
+    pub fn signer_for(&self, alg: SigningAlg) -> Result<&Arc<SigningKey>, KeyError> {
+        match alg {
+            SigningAlg::RS256 => Ok(self.signer()),
+            SigningAlg::ES256 => self.ec_signer.map(|i| &self.keys[i]).ok_or(KeyError::Missing(alg)),
+        }
+    }
+
+    pub fn by_kid(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+        self.keys.iter().find(|k| k.kid() == kid)
     }
 
     /// The JWKS document; cloning is a reference-count increment.
@@ -216,7 +417,12 @@ impl KeyRing {
     }
 
     pub fn kids(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.kid.clone()).collect()
+        self.keys.iter().map(|k| k.kid().to_string()).collect()
+    }
+
+    /// (kid, algorithm, signs now) for every published key.
+    pub fn describe(&self) -> Vec<(String, SigningAlg, bool)> {
+        self.keys.iter().enumerate().map(|(i, k)| (k.kid().to_string(), k.alg(), i == 0 || Some(i) == self.ec_signer)).collect()
     }
 }
 
@@ -265,21 +471,59 @@ mod tests {
     #[test]
     fn generates_rotates_and_retires() {
         let dir = tempfile::tempdir().expect("tmp");
-        let ring = KeyRing::load_or_create(dir.path(), 1_000).expect("ring");
-        let first = ring.signer().kid.clone();
+        let ring = KeyRing::load_or_create(dir.path(), 1_000, SigningAlg::RS256).expect("ring");
+        let first = ring.signer().kid().to_string();
         assert_eq!(ring.kids(), vec![first.clone()]);
+        assert!(ring.signer_for(SigningAlg::ES256).is_err(), "no P-256 key unless ES256 is configured");
         // Loading again reuses the file.
-        assert_eq!(KeyRing::load_or_create(dir.path(), 1_001).expect("ring").signer().kid, first);
+        assert_eq!(KeyRing::load_or_create(dir.path(), 1_001, SigningAlg::RS256).expect("ring").signer().kid(), first);
 
-        let rotated = KeyRing::rotate(dir.path(), 2_000).expect("rotate");
-        assert_ne!(rotated.signer().kid, first);
+        let rotated = KeyRing::rotate(dir.path(), 2_000, SigningAlg::RS256).expect("rotate");
+        assert_ne!(rotated.signer().kid(), first);
         assert_eq!(rotated.kids().len(), 2, "the old key stays published");
         assert!(ring.changed_on_disk(dir.path()));
 
         let later = KeyRing::load(dir.path(), 2_000 + MAX_JWT_LIFETIME + 1).expect("load");
-        assert_eq!(later.kids(), vec![rotated.signer().kid.clone()], "retired once its tokens expired");
+        assert_eq!(later.kids(), vec![rotated.signer().kid().to_string()], "retired once its tokens expired");
         let jwks: serde_json::Value = serde_json::from_slice(&later.jwks_json()).expect("json");
         assert_eq!(jwks["keys"][0]["kty"], "RSA");
         assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    }
+
+    #[test]
+    fn es256_family_is_created_rotated_and_published() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rsa_only = KeyRing::load_or_create(dir.path(), 1_000, SigningAlg::RS256).expect("ring");
+        let ring = KeyRing::load_or_create(dir.path(), 1_000, SigningAlg::ES256).expect("ring");
+        assert_eq!(ring.signer().kid(), rsa_only.signer().kid(), "the RSA key is kept");
+        let ec = ring.signer_for(SigningAlg::ES256).expect("P-256 key made").clone();
+        assert_eq!(ec.alg(), SigningAlg::ES256);
+        assert_eq!(ring.signer_for(SigningAlg::RS256).expect("rsa").alg(), SigningAlg::RS256);
+        assert!(rsa_only.changed_on_disk(dir.path()), "replicas notice the new key file");
+
+        let jwks: serde_json::Value = serde_json::from_slice(&ring.jwks_json()).expect("json");
+        let keys = jwks["keys"].as_array().expect("keys");
+        assert_eq!(keys.len(), 2);
+        let ec_jwk = keys.iter().find(|k| k["kty"] == "EC").expect("EC key published");
+        assert_eq!(ec_jwk["crv"], "P-256");
+        assert_eq!(ec_jwk["alg"], "ES256");
+        assert_eq!(ec_jwk["kid"], ec.kid());
+        // The published JWK verifies what the key signs (an independent path: jsonwebtoken from the JWK).
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(ec_jwk.clone()).expect("jwk");
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key");
+        let msg = b"header.payload";
+        let sig = URL_SAFE_NO_PAD.encode(ec.sign(msg).expect("sign"));
+        assert!(jsonwebtoken::crypto::verify(&sig, msg, &decoding, jsonwebtoken::Algorithm::ES256).expect("verify"));
+        assert!(!jsonwebtoken::crypto::verify(&sig, b"header.other", &decoding, jsonwebtoken::Algorithm::ES256).expect("verify"));
+
+        // Reloading reads the same P-256 key; rotation renews both families and keeps the old ones published.
+        let again = KeyRing::load(dir.path(), 1_001).expect("load");
+        assert_eq!(again.signer_for(SigningAlg::ES256).expect("ec").kid(), ec.kid());
+        let rotated = KeyRing::rotate(dir.path(), 2_000, SigningAlg::RS256).expect("rotate");
+        assert_ne!(rotated.signer_for(SigningAlg::ES256).expect("ec").kid(), ec.kid());
+        assert_eq!(rotated.kids().len(), 4);
+        assert_eq!(rotated.describe().iter().filter(|d| d.2).count(), 2, "one signer per algorithm");
+        let later = KeyRing::load(dir.path(), 2_000 + MAX_JWT_LIFETIME + 1).expect("load");
+        assert_eq!(later.kids().len(), 2, "old keys of both families retire");
     }
 }

@@ -6,11 +6,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::web::{page_with_csrf, self as ui, csrf, error_page, html, render, SESSION_COOKIE};
-use crate::crypto::jwt::{self, Expect};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
 use crate::oauth::issue::{self, AuthResponse};
 use crate::oauth::session::{self, ActiveSession};
-use crate::oauth::tokens::IdClaims;
 use crate::state::AppState;
 use crate::ui::{FormPostView, LoginView, FORM_POST_SCRIPT};
 
@@ -62,9 +60,7 @@ fn usable(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession) -> bool 
     }
     if let Some(hint) = &areq.id_token_hint {
         // The hint may be expired (OIDC Core §3.1.2.1); it must be ours and name the session's user.
-        let keys = state.keys();
-        let expect = Expect { issuer: &state.config.issuer, audience: None, typ: None, now: 0 };
-        match jwt::verify::<IdClaims>(&keys, hint, &expect) {
+        match crate::oauth::tokens::verify_id_token_hint(state, hint) {
             Ok(c) if c.sub == s.user.id => {}
             _ => return false,
         }

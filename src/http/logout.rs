@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::web::{page_with_csrf, self as ui, csrf, csrf_valid, error_page, removal, SESSION_COOKIE};
-use crate::crypto::jwt::{self, Expect};
 use crate::oauth::session;
 use crate::oauth::tokens::IdClaims;
 use crate::params::Params;
@@ -27,8 +26,7 @@ async fn check(state: &AppState, p: &Params) -> Result<LogoutRequest, String> {
         None => None,
         Some(t) => {
             // An expired hint is still a good hint (RP-Initiated Logout §2): only signature and issuer matter.
-            let expect = Expect { issuer: &state.config.issuer, audience: None, typ: None, now: 0 };
-            Some(jwt::verify::<IdClaims>(&state.keys(), t, &expect).map_err(|_| "id_token_hint is not a valid id_token from this server".to_string())?)
+            Some(crate::oauth::tokens::verify_id_token_hint(state, t).map_err(|_| "id_token_hint is not a valid id_token from this server".to_string())?)
         }
     };
     let client_id = match (p.get("client_id"), &hint) {

@@ -211,7 +211,7 @@ pub async fn exchange(state: &AppState, client: &product::Model, p: &Params) -> 
             // The client is the subject: there is no user.
             let claims = AccessClaims::new(&state.config.issuer, &client.client_id, &client.client_id, scope.as_string(), now, client.access_token_ttl);
             Ok(TokenResponse {
-                access_token: tokens::sign_access(&state.keys(), &claims)?,
+                access_token: tokens::sign_access(&state.keys(), state.config.access_token_signing_alg, &claims)?,
                 token_type: "Bearer",
                 expires_in: client.access_token_ttl,
                 refresh_token: None,
@@ -249,7 +249,7 @@ async fn mint_user_tokens(
     };
     // Signed one after the other on this worker: on two cores, signing the id_token on the blocking pool at the
     // same time cost more CPU per redemption than it saved in latency (docs/PERFORMANCE.md, "Tried and reverted").
-    let access_token = tokens::sign_access(&keys, &claims)?;
+    let access_token = tokens::sign_access(&keys, state.config.access_token_signing_alg, &claims)?;
     let id_token = if scope.has("openid") {
         let c = id_claims(state, client, sub, auth_time, sid, nonce, Some(&access_token), scope, now);
         Some(tokens::sign_id(&keys, &c)?)
@@ -385,7 +385,7 @@ async fn token_exchange(state: &AppState, client: &product::Model, p: &Params) -
     };
     crate::oauth::login::audit(state, "token.exchange", &user.id, None, &format!("{} -> {}", client.client_id, target.client_id), now).await;
     Ok(TokenResponse {
-        access_token: tokens::sign_access(&state.keys(), &claims)?,
+        access_token: tokens::sign_access(&state.keys(), state.config.access_token_signing_alg, &claims)?,
         token_type: "Bearer",
         expires_in: claims.exp - now,
         refresh_token: None,

@@ -99,7 +99,7 @@ pub async fn issue(state: &AppState, req: &AuthorizeRequest, session: &ActiveSes
                     customer_account_code: Some(sub.customer_account_code.clone()),
                     ..AccessClaims::new(issuer, &req.product.client_id, &sub.user_id, req.scope.as_string(), now, req.product.access_token_ttl)
                 };
-                Some(tokens::sign_access(&keys, &claims)?)
+                Some(tokens::sign_access(&keys, state.config.access_token_signing_alg, &claims)?)
             };
             // `token` (Cognito style) adds an id_token only with openid; the OIDC implicit types always do.
             let wants_id = rt != ResponseType::Token || req.scope.has("openid");

@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::jwt::{self, Expect, JwtError};
-use crate::crypto::keys::KeyRing;
+use crate::crypto::keys::{KeyRing, SigningAlg};
 use crate::state::AppState;
 
 /// RFC 9068 §2.2 claims, plus keyway's: `gid` (the grant id, so that revoking a grant kills its access tokens),
@@ -100,9 +100,9 @@ pub fn new_jti() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-pub fn sign_access(keys: &KeyRing, claims: &AccessClaims) -> Result<String, JwtError> {
+pub fn sign_access(keys: &KeyRing, alg: SigningAlg, claims: &AccessClaims) -> Result<String, JwtError> {
     // RFC 9068 §2.1: typ "at+jwt" keeps access tokens from being accepted as id_tokens and vice versa.
-    jwt::sign(keys.signer(), "at+jwt", claims)
+    jwt::sign(keys.signer_for(alg)?, "at+jwt", claims)
 }
 
 pub fn sign_id(keys: &KeyRing, claims: &IdClaims) -> Result<String, JwtError> {
@@ -143,12 +143,22 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
 
 /// Verifies an id_token we issued for `client_id` (signature, iss, aud, exp).
 pub fn verify_id_token(state: &AppState, token: &str, client_id: &str) -> Result<IdClaims, JwtError> {
-    let keys = state.keys();
     let expect = Expect { issuer: &state.config.issuer, audience: Some(client_id), typ: None, now: state.now() };
+    verify_as_id_token(state, token, &expect)
+}
+
+/// Verifies an `id_token_hint` (authorization and logout requests): ours by signature and issuer, for any audience,
+/// and possibly expired (OIDC Core §3.1.2.1, RP-Initiated Logout §2).
+pub fn verify_id_token_hint(state: &AppState, token: &str) -> Result<IdClaims, JwtError> {
+    let expect = Expect { issuer: &state.config.issuer, audience: None, typ: None, now: 0 };
+    verify_as_id_token(state, token, &expect)
+}
+
+fn verify_as_id_token(state: &AppState, token: &str, expect: &Expect<'_>) -> Result<IdClaims, JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
-    // An access token (typ at+jwt) is never an id_token.
+    // An access token (typ at+jwt, RFC 9068 §2.1) is never an id_token, even where its claims would parse as one.
     if header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) {
         return Err(JwtError::Malformed);
     }
-    jwt::verify(&keys, token, &expect)
+    jwt::verify(&state.keys(), token, expect)
 }

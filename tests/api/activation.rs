@@ -64,7 +64,7 @@ dual! {
     async fn foreign_and_forged_id_tokens_are_refused(app) {
         // Signed by another key.
         let dir = tempfile::tempdir().unwrap();
-        let other = keyway::crypto::keys::KeyRing::load_or_create(dir.path(), 1).unwrap();
+        let other = keyway::crypto::keys::KeyRing::load_or_create(dir.path(), 1, keyway::crypto::keys::SigningAlg::RS256).unwrap();
         let now = app.clock.now();
         let claims = json!({"iss": app.base, "sub": "x", "aud": "demo-app", "exp": now + 600, "iat": now, "auth_time": now, "jti": "j1", "customer_account_code": "demo-customer"});
         let forged = keyway::crypto::jwt::sign(other.signer(), "JWT", &claims).unwrap();

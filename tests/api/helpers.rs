@@ -37,7 +37,7 @@ fn template_keys() -> &'static PathBuf {
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().to_path_buf();
-            keyway::crypto::keys::KeyRing::load_or_create(&path, 1).expect("oidc key");
+            keyway::crypto::keys::KeyRing::load_or_create(&path, 1, keyway::crypto::keys::SigningAlg::RS256).expect("oidc key");
             keyway::crypto::keys::LicenseSigner::load_or_create(&path).expect("license key");
             (dir, path)
         })

@@ -260,3 +260,79 @@ dual! {
         let _: openidconnect::core::CoreJsonWebKeySet = serde_json::from_str(&jwks).expect("JWKS parses");
     }
 }
+
+/// `access_token_signing_alg = "ES256"`: access tokens from every issuing path are ES256 with a P-256 key published
+/// in the JWKS (verified here from the JWK, independently of the server's key objects), id_tokens stay RS256 with
+/// at_hash, and keyway's own verifiers (userinfo, introspection, revocation) accept the ES256 tokens.
+async fn es256_access_tokens(app: crate::helpers::TestApp) {
+    use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+    let jwks_text = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().text().await.unwrap();
+    let _: openidconnect::core::CoreJsonWebKeySet = serde_json::from_str(&jwks_text).expect("openidconnect parses the JWKS");
+    let jwks: JwkSet = serde_json::from_str(&jwks_text).unwrap();
+    assert_eq!(jwks.keys.len(), 2, "one RSA and one P-256 key");
+    let verify = |token: &str, alg: Algorithm, aud: Option<&str>| -> serde_json::Value {
+        let header = decode_header(token).unwrap();
+        assert_eq!(header.alg, alg);
+        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid in the JWKS");
+        let mut v = Validation::new(alg);
+        v.set_issuer(&[app.base.as_str()]);
+        match aud {
+            Some(a) => v.set_audience(&[a]),
+            None => v.validate_aud = false,
+        }
+        decode::<serde_json::Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).expect("verifies against the published JWK").claims
+    };
+
+    // Authorization code grant, then refresh.
+    let code = app.code("openid%20email%20offline_access").await;
+    let tok: serde_json::Value = app.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER)]).await.json().await.unwrap();
+    let at = tok["access_token"].as_str().unwrap();
+    assert_eq!(decode_header(at).unwrap().typ.as_deref(), Some("at+jwt"));
+    assert_eq!(verify(at, Algorithm::ES256, None)["client_id"], "demo-app");
+    let id = verify(tok["id_token"].as_str().unwrap(), Algorithm::RS256, Some("demo-app"));
+    assert_eq!(id["nonce"], "n1");
+    let ui = app.client.get(app.url("/oauth2/userInfo")).bearer_auth(at).send().await.unwrap();
+    assert_eq!(ui.status(), 200);
+    assert_eq!(ui.json::<serde_json::Value>().await.unwrap()["sub"], id["sub"]);
+    let refreshed: serde_json::Value = app.token(&[("grant_type", "refresh_token"), ("refresh_token", tok["refresh_token"].as_str().unwrap())]).await.json().await.unwrap();
+    verify(refreshed["access_token"].as_str().unwrap(), Algorithm::ES256, None);
+
+    // Implicit `id_token token`: at_hash of the ES256 access token in the RS256 id_token.
+    let loc = app.client.get(app.authorize_url("response_type=id_token%20token&scope=openid&nonce=n2&state=s2")).send().await.unwrap().headers()["location"].to_str().unwrap().to_string();
+    let frag = fragment_params(&loc);
+    verify(&frag["access_token"], Algorithm::ES256, None);
+    let id2 = verify(&frag["id_token"], Algorithm::RS256, Some("demo-app"));
+    assert_eq!(id2["at_hash"], keyway::crypto::jwt::half_hash(&frag["access_token"]));
+
+    // client_credentials; introspection and revocation of an ES256 token.
+    let cc = app.client_token(&app.demo.client_id, &app.demo.client_secret).await;
+    assert_eq!(verify(&cc, Algorithm::ES256, None)["sub"], app.demo.client_id.as_str());
+    let introspect = |t: String| {
+        let app = &app;
+        async move { app.client.post(app.url("/oauth2/introspect")).basic_auth("demo-app", Some(&app.demo.client_secret)).form(&[("token", t)]).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    assert_eq!(introspect(at.to_string()).await["active"], true);
+    let res = app.client.post(app.url("/oauth2/revoke")).basic_auth("demo-app", Some(&app.demo.client_secret)).form(&[("token", at)]).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(introspect(at.to_string()).await["active"], false);
+    assert_eq!(app.client.get(app.url("/oauth2/userInfo")).bearer_auth(at).send().await.unwrap().status(), 401);
+
+    // An ES256 access token is not an id_token.
+    let res = app.client.get(app.url(&format!("/oauth2/logout?id_token_hint={}", refreshed["access_token"].as_str().unwrap()))).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+mod es256_access_tokens {
+    use crate::helpers::{spawn_app_with, Db};
+    use keyway::crypto::keys::SigningAlg;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::es256_access_tokens(spawn_app_with(Db::Sqlite, |c| c.access_token_signing_alg = SigningAlg::ES256).await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::es256_access_tokens(spawn_app_with(Db::Postgres, |c| c.access_token_signing_alg = SigningAlg::ES256).await).await
+    }
+}

@@ -46,6 +46,6 @@ dual! {
         assert!(d["response_types_supported"].as_array().unwrap().iter().any(|v| v == "id_token token"));
         let jwks: serde_json::Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-        assert_eq!(jwks["keys"][0]["kid"], app.state.keys().signer().kid.as_str());
+        assert_eq!(jwks["keys"][0]["kid"], app.state.keys().signer().kid());
     }
 }

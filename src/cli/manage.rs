@@ -143,6 +143,8 @@ pub enum LicenseCmd {
     List { #[arg(long)] org: String, #[arg(long)] account: String },
     Disable { id: i64 },
     Enable { id: i64 },
+    /// Change the seat count (devices already active stay active).
+    Seats { id: i64, max_activations: i32 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -355,6 +357,13 @@ pub async fn run(store: &Store, config: &Config, cmd: ManageCommand, now: i64) -
         ManageCommand::License(LicenseCmd::Enable { id }) => {
             store.set_license_enabled(id, true).await?;
             out(json!({"id": id, "enabled": true}));
+        }
+        ManageCommand::License(LicenseCmd::Seats { id, max_activations }) => {
+            if max_activations < 1 {
+                return Err(usage("max_activations must be at least 1"));
+            }
+            store.set_license_max_activations(id, max_activations).await?;
+            out(json!({"id": id, "max_activations": max_activations}));
         }
         ManageCommand::MgmtToken(MgmtTokenCmd::Create { org: name, name: label }) => {
             let o = org(store, &name).await?;

@@ -336,6 +336,20 @@ impl Store {
         Ok(())
     }
 
+    /// Changes a license's seat count. Lowering it below the devices already active keeps them; new activations are
+    /// refused until enough are deactivated (the seat claim compares with the stored count).
+    pub async fn set_license_max_activations(&self, id: i64, max_activations: i32) -> Result<(), StoreError> {
+        let res = license::Entity::update_many()
+            .col_expr(license::Column::MaxActivations, sea_orm::sea_query::Expr::value(max_activations))
+            .filter(license::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("license"));
+        }
+        Ok(())
+    }
+
     pub async fn set_license_expiry(&self, id: i64, expires_at: Option<i64>) -> Result<(), StoreError> {
         let res = license::Entity::update_many()
             .col_expr(license::Column::ExpiresAt, sea_orm::sea_query::Expr::value(expires_at))

@@ -325,34 +325,23 @@ impl Store {
     }
 
     pub async fn set_license_enabled(&self, id: i64, enabled: bool) -> Result<(), StoreError> {
-        let res = license::Entity::update_many()
-            .col_expr(license::Column::Enabled, sea_orm::sea_query::Expr::value(enabled))
-            .filter(license::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
-        if res.rows_affected == 0 {
-            return Err(StoreError::NotFound("license"));
-        }
-        Ok(())
+        self.update_license(id, license::Column::Enabled, enabled.into()).await
     }
 
     /// Changes a license's seat count. Lowering it below the devices already active keeps them; new activations are
     /// refused until enough are deactivated (the seat claim compares with the stored count).
     pub async fn set_license_max_activations(&self, id: i64, max_activations: i32) -> Result<(), StoreError> {
-        let res = license::Entity::update_many()
-            .col_expr(license::Column::MaxActivations, sea_orm::sea_query::Expr::value(max_activations))
-            .filter(license::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
-        if res.rows_affected == 0 {
-            return Err(StoreError::NotFound("license"));
-        }
-        Ok(())
+        self.update_license(id, license::Column::MaxActivations, max_activations.into()).await
     }
 
     pub async fn set_license_expiry(&self, id: i64, expires_at: Option<i64>) -> Result<(), StoreError> {
+        self.update_license(id, license::Column::ExpiresAt, expires_at.into()).await
+    }
+
+    /// One column of one license; `NotFound` when there is no such license.
+    async fn update_license(&self, id: i64, column: license::Column, value: sea_orm::Value) -> Result<(), StoreError> {
         let res = license::Entity::update_many()
-            .col_expr(license::Column::ExpiresAt, sea_orm::sea_query::Expr::value(expires_at))
+            .col_expr(column, sea_orm::sea_query::Expr::value(value))
             .filter(license::Column::Id.eq(id))
             .exec(&self.db)
             .await?;

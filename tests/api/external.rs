@@ -115,3 +115,29 @@ dual! {
         assert!(std::path::Path::new(&dir).join("portal.png").exists());
     }
 }
+
+/// The same authlib scenarios with `access_token_signing_alg = "ES256"`: joserfc verifies the ES256 access tokens
+/// against the P-256 key in the JWKS and the RS256 id_tokens (at_hash included) against the RSA key.
+mod authlib_with_es256_access_tokens {
+    use super::run_script;
+    use crate::helpers::{spawn_app_with, Db};
+    use keyway::crypto::keys::SigningAlg;
+
+    async fn both_scenarios(db: Db) {
+        let app = spawn_app_with(db, |c| c.access_token_signing_alg = SigningAlg::ES256).await;
+        for scenario in ["code_pkce", "implicit"] {
+            let r = run_script(&app, "python3", "tests/oidc/authlib_rp.py", scenario, &[("KW_ACCESS_TOKEN_ALG", "ES256".into())]).await;
+            assert_eq!(r["ok"], true, "{scenario}: {r}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        both_scenarios(Db::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        both_scenarios(Db::Postgres).await
+    }
+}

@@ -14,6 +14,8 @@ Environment:
   KW_SCENARIO       code_pkce (default) | implicit   (or give it as the first argument)
   KW_WRONG_PASSWORD_FIRST  1 (default): code_pkce first submits a wrong password and expects the form again
   KW_TIMEOUT        seconds per HTTP request (default 15)
+  KW_ACCESS_TOKEN_ALG  RS256 (default) | ES256: the algorithm keyway is configured to sign access tokens with;
+                    with ES256 the JWKS must also hold a P-256 key (id_tokens stay RS256)
 
 Prints exactly one JSON line on stdout: {"ok": true, "scenario": ..., "checks": [...], ...} and exits 0,
 or {"ok": false, "step": ..., "error": ...} (the error also on stderr) and exits 1.
@@ -63,6 +65,7 @@ class Run:
         self.password = env("KW_USER_PASSWORD")
         self.timeout = float(os.environ.get("KW_TIMEOUT", "15"))
         self.wrong_password_first = os.environ.get("KW_WRONG_PASSWORD_FIRST", "1") not in ("0", "false", "no")
+        self.access_token_alg = os.environ.get("KW_ACCESS_TOKEN_ALG", "RS256").strip()
         self.step = "start"
         self.checks: list[str] = []
         self.info: dict = {}
@@ -309,24 +312,29 @@ def discover(run: Run) -> dict:
     run.check(r.status_code == 200, f"GET {meta['jwks_uri']} answered {r.status_code}")
     jwks = r.json()
     run.check(isinstance(jwks.get("keys"), list) and jwks["keys"], "JWKS has no keys")
+    allowed = {"RS256": "RSA"} if run.access_token_alg == "RS256" else {"RS256": "RSA", "ES256": "EC"}
     for k in jwks["keys"]:
-        run.check(k.get("kty") == "RSA" and k.get("kid"), f"JWKS key without kty RSA / kid: {k}")
+        run.check(k.get("kid") and allowed.get(k.get("alg")) == k.get("kty"), f"JWKS key with unexpected kty/alg or no kid: {k}")
+        if k.get("kty") == "EC":
+            run.check(k.get("crv") == "P-256" and k.get("x") and k.get("y"), f"EC key is not a P-256 public key: {k}")
         run.check(not any(p in k for p in ("d", "p", "q", "dp", "dq", "qi")), "JWKS publishes a PRIVATE key")
+    algs = {k.get("alg") for k in jwks["keys"]}
+    run.check(run.access_token_alg in algs, f"JWKS has no {run.access_token_alg} key for access tokens: {algs}")
     run.keys = KeySet.import_key_set(jwks)
     run.jwks_kids = {k["kid"] for k in jwks["keys"]}
     run.ok("jwks")
     return meta
 
 
-def verify_signature(run: Run, token: str, what: str) -> jwt.Token:
+def verify_signature(run: Run, token: str, what: str, alg: str = "RS256") -> jwt.Token:
     try:
         header = jws.extract_compact(token.encode("ascii")).headers()
     except (JoseError, ValueError) as e:
         raise CheckFailed(f"[{run.step}] {what} is not a compact JWS: {e}") from e
-    run.check(header.get("alg") == "RS256", f"{what} alg is {header.get('alg')!r}, expected RS256")
+    run.check(header.get("alg") == alg, f"{what} alg is {header.get('alg')!r}, expected {alg}")
     run.check(header.get("kid") in run.jwks_kids, f"{what} kid {header.get('kid')!r} is not in the JWKS")
     try:
-        return jwt.decode(token, run.keys, algorithms=["RS256"])
+        return jwt.decode(token, run.keys, algorithms=[alg])
     except JoseError as e:
         raise CheckFailed(f"[{run.step}] {what} signature does not verify against the JWKS: {e}") from e
 
@@ -391,7 +399,7 @@ def verify_id_token(run: Run, id_token: str, *, nonce: str | None, access_token:
 
 def verify_access_token(run: Run, access_token: str, *, sub: str, scope: str) -> dict:
     """RFC 9068 JWT access token."""
-    tok = verify_signature(run, access_token, "access_token")
+    tok = verify_signature(run, access_token, "access_token", run.access_token_alg)
     typ = str(tok.header.get("typ", ""))
     run.check(typ.lower() in ("at+jwt", "application/at+jwt"), f"access_token typ is {typ!r}, expected at+jwt")
     c = dict(tok.claims)

@@ -20,11 +20,12 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Every argon2id verification allocates its memory block (19 MiB at the default settings) on a blocking-pool thread.
-/// glibc serves such a block with mmap, but after the first free it raises its mmap threshold to the block's size
-/// (dynamic threshold, mallopt(3)), so later blocks come from per-thread arenas that keep them after free: peak
-/// resident memory reached ~1 GB under a login burst (docs/PERFORMANCE.md). A fixed threshold turns the dynamic
-/// adjustment off; large blocks are then always mapped and returned to the kernel when freed.
+/// The password threads (`crypto::password::HashPool`) hold one argon2id block each (19 MiB at the default
+/// settings) and free it after 30 s without logins, or after verifying a hash with a larger memory cost. glibc serves
+/// such a block with mmap, but after the first free it raises its mmap threshold to the block's size (dynamic
+/// threshold, mallopt(3)), so later blocks come from per-thread arenas that keep them after free: peak resident memory
+/// reached ~1 GB under a login burst (docs/PERFORMANCE.md). A fixed threshold turns the dynamic adjustment off; large
+/// blocks are then always mapped and go back to the kernel when freed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn fix_malloc_mmap_threshold() {
     // SAFETY: mallopt only changes allocator parameters; it is called before any other thread exists.

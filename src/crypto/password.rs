@@ -48,12 +48,7 @@ impl PasswordHasherConfig {
     /// Verifies `password` against `stored`, or against the dummy hash when there is no stored hash, so both paths
     /// cost the same. Returns true only for a real match.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
-        let (hash, real) = match stored {
-            Some(h) => (h, true),
-            None => (self.dummy_hash.as_str(), false),
-        };
-        let mut memory = Vec::new();
-        verify_into(password.as_bytes(), hash, &mut memory) && real
+        self.verify_with_memory(password, stored, &mut Vec::new())
     }
 
     /// [`Self::verify`] with argon2 memory owned by the caller and reused between calls. A stored hash with a larger

@@ -303,11 +303,13 @@ impl Family {
         Ok(out)
     }
 
-    /// The family's keys still needed: all but those superseded more than `MAX_JWT_LIFETIME` ago.
-    fn load(self, dir: &Path, now: i64) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+    /// The family's keys still needed (all but those superseded more than `MAX_JWT_LIFETIME` ago), and the names of
+    /// all its files as listed for that load.
+    fn load(self, dir: &Path, now: i64) -> Result<(Vec<Arc<SigningKey>>, Vec<String>), KeyError> {
         let mut keys = Vec::new();
+        let mut names = Vec::new();
         let mut successor_created: Option<i64> = None;
-        for (created, path, _) in self.files(dir)? {
+        for (created, path, name) in self.files(dir)? {
             let needed = match successor_created {
                 None => true,
                 Some(s) => s + MAX_JWT_LIFETIME > now,
@@ -316,8 +318,9 @@ impl Family {
                 keys.push(Arc::new(self.read(&path, created)?));
             }
             successor_created = Some(created);
+            names.push(name);
         }
-        Ok(keys)
+        Ok((keys, names))
     }
 }
 
@@ -359,16 +362,19 @@ impl KeyRing {
     /// Loads every still-needed key of `dir`. P-256 keys stay published once made, even if access tokens go back
     /// to RS256, so that tokens already issued keep verifying until they expire.
     pub fn load(dir: &Path, now: i64) -> Result<KeyRing, KeyError> {
-        let mut keys = RSA_FAMILY.load(dir, now)?;
+        // The fingerprint comes from the same directory listings as the keys: a key added between the two would
+        // otherwise be in the fingerprint without being loaded, and `changed_on_disk` would never report it.
+        let (mut keys, mut fingerprint) = RSA_FAMILY.load(dir, now)?;
         if keys.is_empty() {
             return Err(file_err(dir, "no OpenID signing key"));
         }
-        let ec = EC_FAMILY.load(dir, now)?;
+        let (ec, ec_names) = EC_FAMILY.load(dir, now)?;
         let ec_signer = if ec.is_empty() { None } else { Some(keys.len()) };
         keys.extend(ec);
+        fingerprint.extend(ec_names);
         let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() });
         let jwks = bytes::Bytes::from(serde_json::to_vec(&jwks).map_err(|e| file_err(dir, e))?);
-        Ok(KeyRing { keys, ec_signer, jwks, fingerprint: all_key_files(dir)? })
+        Ok(KeyRing { keys, ec_signer, jwks, fingerprint })
     }
 
     /// `keyway keys rotate`: adds an RSA key (and a P-256 key when that family exists or ES256 is configured) that

@@ -15,49 +15,39 @@ WRK=${WRK:-wrk}
 mkdir -p "$OUT"
 ALG=${KEYWAY_ACCESS_TOKEN_SIGNING_ALG:-RS256}
 if [ "$ALG" = ES256 ]; then TAG=$DB-es256; else TAG=$DB; fi
+source "$(cd "$(dirname "$0")" && pwd)/common.sh"
 WD=/tmp/kwb-ep-$TAG
 rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
 
 export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 RUST_LOG=${RUST_LOG:-warn}
 export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1
-if [ "$DB" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS kwbench' -c 'CREATE DATABASE kwbench'
-  export KEYWAY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/kwbench
-fi
-"$KW" demo --json > demo.json
-"$KW" product create --org "Demo Vendor" --code bench --client-id bench --client-secret bench-secret-0123456 \
-  --redirect-uri http://127.0.0.1:9/cb > /dev/null
-echo alice-password | "$KW" user create --org "Demo Vendor" --account demo-customer --email alice@example.com --password-stdin > /dev/null
-"$KW" license create --org "Demo Vendor" --product demo-app --account demo-customer --max-activations 1000000 \
-  --user demo@example.com > /dev/null
+kw_use_db "$DB"
+kw_seed --license
 
 "$KW" serve > serve.log 2>&1 & KWPID=$!
-cleanup() { kill "$KWPID" 2>/dev/null || true; wait "$KWPID" 2>/dev/null || true
-  if [ "$DB" = postgres ]; then sleep 1; psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS kwbench' || true; fi; }
+cleanup() { kill "$KWPID" 2>/dev/null || true; wait "$KWPID" 2>/dev/null || true; kw_drop_db "$DB"; }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:8080/.well-known/openid-configuration > /dev/null && break; sleep 0.2; done
 sleep 1
 idle=$(awk '/VmRSS/{printf "%.1f",$2/1024}' /proc/$KWPID/status)
 
-L=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
-   --username alice@example.com --password alice-password --account demo-customer)
 run() { local name=$1; shift; echo "# $TAG: $name" >&2; "$KWB" --server-pid $KWPID --label "$TAG $name" --json "$@" > "$OUT/ep-$TAG-$name.json"; }
 
 one=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
 two=$(openssl speed -seconds 3 -multi 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
 echo "{\"rsa2048_sign_per_s_1core\": $one, \"rsa2048_sign_per_s_multi2\": $two}" > "$OUT/ep-$TAG-rsa.json"
 
-"$KWB" -s flow -c 8 -d 3 --warmup 1 "${L[@]}" > /dev/null 2>&1 || true     # warm caches and pools
-run token        -s token -c 16 -n 4000 "${L[@]}"
+"$KWB" -s flow -c 8 -d 3 --warmup 1 "${KW_LOGIN[@]}" > /dev/null 2>&1 || true     # warm caches and pools
+run token        -s token -c 16 -n 4000 "${KW_LOGIN[@]}"
 peak=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["ops_per_s"])' "$OUT/ep-$TAG-token.json")
 half=$(python3 -c "print(round($peak / 2))")
-run token-half16 -s token -c 16 -n 3000 --rate "$half" "${L[@]}"
-run token-half4  -s token -c 4  -n 3000 --rate "$half" "${L[@]}"
-run refresh      -s refresh -c 16 -d 8 "${L[@]}"
-run userinfo     -s userinfo,introspect -c 16 -d 8 "${L[@]}"
+run token-half16 -s token -c 16 -n 3000 --rate "$half" "${KW_LOGIN[@]}"
+run token-half4  -s token -c 4  -n 3000 --rate "$half" "${KW_LOGIN[@]}"
+run refresh      -s refresh -c 16 -d 8 "${KW_LOGIN[@]}"
+run userinfo     -s userinfo,introspect -c 16 -d 8 "${KW_LOGIN[@]}"
 run sso-url      -s sso-url -c 16 -d 8 --creds demo.json
 run activate     -s activate -c 16 -n 3000 --creds demo.json
-run static       -s jwks,discovery -c 32 -d 8 "${L[@]}"
+run static       -s jwks,discovery -c 32 -d 8 "${KW_LOGIN[@]}"
 for path in .well-known/jwks.json .well-known/openid-configuration; do
   name=$(basename "$path" | cut -d. -f1)
   "$WRK" -t2 -c32 -d8s --latency "http://127.0.0.1:8080/$path" > "$OUT/ep-$TAG-wrk-$name.txt"

@@ -6,15 +6,11 @@
 set -euo pipefail
 EMPTY=${1:?empty dir}; SEEDED=${2:?seeded dir}
 KW=${KW:-/tmp/kwbench-target/release/keyway}
+source "$(cd "$(dirname "$0")" && pwd)/common.sh"
 export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1 KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080
 for d in "$EMPTY" "$SEEDED"; do
   rm -rf "$d"; mkdir -p "$d"
-  (cd "$d"
-   "$KW" demo --json > demo.json
-   "$KW" product create --org "Demo Vendor" --code bench --client-id bench --client-secret bench-secret-0123456 \
-     --redirect-uri http://127.0.0.1:9/cb > /dev/null
-   echo alice-password | "$KW" user create --org "Demo Vendor" --account demo-customer --email alice@example.com \
-     --password-stdin > /dev/null)
+  (cd "$d" && kw_seed)
 done
 python3 - "$SEEDED/data/keyway.db" <<'PY'
 import sqlite3, sys, time

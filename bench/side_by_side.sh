@@ -20,28 +20,21 @@ C=${C:-8}
 if [ "$HASH" = fast ]; then DUR=${DUR:-12}; N=${N:-2500}; PW=sha256; else DUR=${DUR:-15}; N=${N:-600}; PW=scrypt; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
+source "$HERE/common.sh"
 WD=/tmp/kwb-$DB-$HASH
 rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
 
 export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 RUST_LOG=${RUST_LOG:-warn}
 if [ "$HASH" = fast ]; then export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1; fi
-if [ "$DB" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS kwbench' -c 'CREATE DATABASE kwbench'
-  export KEYWAY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/kwbench
-fi
+kw_use_db "$DB"
 
 # Test data: the demo entities, the peer-bench client and user, a license with enough seats for activation runs.
-"$KW" demo --json > demo.json
-"$KW" product create --org "Demo Vendor" --code bench --client-id bench --client-secret bench-secret-0123456 \
-  --redirect-uri http://127.0.0.1:9/cb > /dev/null
-echo alice-password | "$KW" user create --org "Demo Vendor" --account demo-customer --email alice@example.com --password-stdin > /dev/null
-"$KW" license create --org "Demo Vendor" --product demo-app --account demo-customer --max-activations 1000000 \
-  --user demo@example.com > /dev/null
+kw_seed --license
 
 "$KW" serve > serve.log 2>&1 & KWPID=$!
 (cd "$PEER_DIR" && PW_HASH=$PW PORT=4000 exec node peer-op.mjs > "$WD/peer.log" 2>&1) & PEERPID=$!
 cleanup() { kill "$KWPID" "$PEERPID" 2>/dev/null || true; wait "$KWPID" "$PEERPID" 2>/dev/null || true
-  if [ "$DB" = postgres ]; then sleep 1; psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS kwbench' || true; fi; }
+  kw_drop_db "$DB"; }
 trap cleanup EXIT
 for _ in $(seq 100); do
   curl -sf http://127.0.0.1:8080/.well-known/openid-configuration > /dev/null && \
@@ -53,8 +46,6 @@ rss() { grep -E '^VmRSS' "/proc/$1/status" | awk '{printf "%.1f", $2/1024}'; }
 echo "{\"keyway_idle_rss_mib\": $(rss $KWPID), \"peer_idle_rss_mib\": $(rss $PEERPID)}" > "$OUT/$HASH-$DB-idle.json"
 echo "# idle RSS: keyway $(rss $KWPID) MiB, peer $(rss $PEERPID) MiB" >&2
 
-KW_LOGIN=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
-          --username alice@example.com --password alice-password --account demo-customer)
 PEER_LOGIN=(--client-id bench --client-secret bench-secret --redirect-uri http://127.0.0.1:9/cb
             --username alice --password alice-password --account -)
 kwb_kw()   { "$KWB" --base http://127.0.0.1:8080 -s flow -c "$C" -d "$DUR" --warmup 2 --server-pid $KWPID "${KW_LOGIN[@]}" --label "$1" --json; }

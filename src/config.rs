@@ -7,6 +7,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::keys::SigningAlg;
+use crate::crypto::secrets::Secret;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,11 +36,14 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
-    /// Failed logins before a user is locked out, and for how long (seconds).
+    /// Password attempts per (account, e-mail) within `lockout_window` seconds before the address is locked for
+    /// `lockout_seconds`; a browser that signed in as the user before has its own limit, `lockout_device_threshold`.
     pub lockout_threshold: i32,
     pub lockout_seconds: i64,
+    pub lockout_window: i64,
+    pub lockout_device_threshold: i32,
     /// Instance admin secret for Tyk's `admin-auth` header; unset disables `/admin/sso`.
-    pub admin_secret: Option<String>,
+    pub admin_secret: Option<Secret>,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
@@ -68,6 +72,8 @@ impl Default for Config {
             argon2_parallelism: 1,
             lockout_threshold: 5,
             lockout_seconds: 300,
+            lockout_window: 900,
+            lockout_device_threshold: 10,
             admin_secret: None,
             log_format: "text".into(),
             trust_forwarded_for: false,
@@ -127,6 +133,7 @@ impl Config {
             ("session_ttl", self.session_ttl),
             ("date_skew", self.date_skew),
             ("lockout_seconds", self.lockout_seconds),
+            ("lockout_window", self.lockout_window),
         ] {
             if v <= 0 {
                 return invalid(key, "must be a positive number of seconds");
@@ -137,6 +144,9 @@ impl Config {
         }
         if self.lockout_threshold <= 0 {
             return invalid("lockout_threshold", "must be at least 1");
+        }
+        if self.lockout_device_threshold < self.lockout_threshold {
+            return invalid("lockout_device_threshold", "must be at least lockout_threshold");
         }
         if argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, self.argon2_parallelism, None).is_err() {
             return invalid("argon2_memory_kib", "argon2 parameters out of range (memory >= 8 x parallelism KiB, iterations >= 1)");

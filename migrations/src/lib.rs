@@ -1,14 +1,24 @@
 //! keyway's schema. Every timestamp is a UTC unix time in seconds (BIGINT), which behaves the same on SQLite and
 //! PostgreSQL and keeps the clock a plain parameter in the domain code.
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::Database;
 
 mod m20261123_000001_initial;
+mod m20261130_000001_auth_hardening;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_initial::Migration)]
+        vec![Box::new(m20261123_000001_initial::Migration), Box::new(m20261130_000001_auth_hardening::Migration)]
     }
+}
+
+/// Applies every pending migration to the database at `url` (the SQLite file must exist).
+pub async fn run(url: &str) -> Result<(), DbErr> {
+    let db = Database::connect(url).await?;
+    let result = Migrator::up(&db, None).await;
+    db.close().await?;
+    result
 }

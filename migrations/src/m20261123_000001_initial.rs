@@ -336,6 +336,7 @@ enum Organizations { Table, Id, Name, CreatedAt }
 #[derive(DeriveIden)]
 enum ApiKeys { Table, Id, OrganizationId, ApiKey, SharedKey, Revoked, CreatedAt }
 #[derive(DeriveIden)]
+#[allow(clippy::enum_variant_names)]
 enum Products {
     Table, Id, OrganizationId, ShortCode, Name, ClientId, ClientSecretHash, RedirectUris, PostLogoutRedirectUris,
     DefaultResponseType, AllowedGrants, LinkedProducts, AccessTokenTtl, IdTokenTtl, RefreshTokenTtl, CreatedAt,

@@ -4,11 +4,12 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::manage::{create_product, hash_password, ProductArgs};
+use super::manage::{hash_password, token_defaults};
 use super::CliError;
+use crate::admin::{self, LicenseSpec, ProductSpec, UserSpec};
 use crate::config::Config;
 use crate::crypto::keys::{load_or_create_cookie_key, LicenseSigner};
-use crate::store::admin::{NewLicense, NewUser};
+use crate::crypto::secrets::Secret;
 use crate::store::Store;
 
 pub const ORG: &str = "Demo Vendor";
@@ -63,49 +64,37 @@ pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, Cl
     let product = match store.find_product_by_code(&org.id, PRODUCT).await? {
         Some(p) => p,
         None => {
-            let args = ProductArgs {
-                org: org.id.clone(),
+            let spec = ProductSpec {
                 code: PRODUCT.into(),
                 name: Some("Demo App".into()),
                 client_id: Some(PRODUCT.into()),
-                client_secret: Some(client_secret.clone()),
-                public: false,
+                client_secret: Some(Secret::new(client_secret.clone())),
                 redirect_uris: vec![REDIRECT_URI.into()],
                 post_logout_redirect_uris: vec![REDIRECT_URI.into()],
-                response_type: "code".into(),
-                grants: vec![],
-                linked_products: vec![],
-                access_token_ttl: None,
-                id_token_ttl: None,
-                refresh_token_ttl: None,
+                ..Default::default()
             };
-            create_product(store, config, args, now).await?.0
+            std::sync::Arc::new(admin::create_product(store, token_defaults(config), &org.id, spec, now).await?.0)
         }
     };
     let account = match store.find_customer_account_by_code(&org.id, ACCOUNT).await? {
         Some(a) => a,
-        None => store.create_customer_account(&org.id, ACCOUNT, "Demo Customer Inc.", now).await?,
+        None => std::sync::Arc::new(store.create_customer_account(&org.id, ACCOUNT, "Demo Customer Inc.", now).await?),
     };
-    let user = match store.find_user_by_email(&account.id, USER_EMAIL).await? {
-        Some(u) => u,
-        None => {
-            let hash = hash_password(config, password.clone()).await?;
-            let u = store
-                .create_user(NewUser { customer_account_id: account.id.clone(), email: USER_EMAIL.into(), name: "Demo User".into(), password_hash: Some(hash), email_verified: true, external_customer_no: Some("CII-0001".into()) }, now)
-                .await?;
-            store.set_customer_account_admin(&account.id, &u.id).await?;
-            u
-        }
-    };
+    if store.find_user_by_email(&account.id, USER_EMAIL).await?.is_none() {
+        let spec = UserSpec {
+            email: USER_EMAIL.into(),
+            name: "Demo User".into(),
+            password_hash: Some(hash_password(config, password.clone()).await?),
+            external_customer_no: Some("CII-0001".into()),
+            account_admin: true,
+        };
+        admin::create_user(store, &account, spec, now).await?;
+    }
     let license = match store.find_license_by_key(&product.id, &license_key).await? {
         Some(l) => l,
         None => {
-            store
-                .create_license(
-                    NewLicense { product_id: product.id.clone(), customer_account_id: account.id.clone(), license_key: Some(license_key.clone()), license_type: "perpetual".into(), max_activations: MAX_ACTIVATIONS, is_trial: false, user_restricted: true, starts_at: None, expires_at: None, assigned_users: vec![user.id.clone()] },
-                    now,
-                )
-                .await?
+            let spec = LicenseSpec { max_activations: MAX_ACTIVATIONS, license_type: "perpetual".into(), user_emails: vec![USER_EMAIL.into()], key: Some(license_key.clone()), expires_at: None, trial: false };
+            admin::create_license(store, &product, &account, spec, now).await?
         }
     };
     let license_public_key_pem = LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().to_string();
@@ -114,7 +103,7 @@ pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, Cl
         api_key,
         shared_key,
         product: PRODUCT.into(),
-        client_id: product.client_id,
+        client_id: product.client_id.to_string(),
         client_secret,
         redirect_uri: REDIRECT_URI.into(),
         customer_account_code: ACCOUNT.into(),
@@ -154,5 +143,5 @@ pub fn print(d: &Demo, json: bool) {
     super::say(format_args!("  customer account       {}", d.customer_account_code));
     super::say(format_args!("  license                {} (id {}, {} seats)", d.license_key, d.license_id, d.max_activations));
     super::say(format_args!("  try the hosted login   {}/oauth2/authorize?client_id={}&response_type=code&scope=openid%20email%20profile&redirect_uri={}&customer_account_code={}",
-        d.issuer, d.client_id, crate::license::sso_url::encode(&d.redirect_uri), d.customer_account_code));
+        d.issuer, d.client_id, crate::encoding::component(&d.redirect_uri), d.customer_account_code));
 }

@@ -20,6 +20,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Parsed once per run: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (the default command).
@@ -56,6 +58,7 @@ pub enum KeysCommand {
 pub enum CliError {
     #[error(transparent)]
     Start(#[from] crate::state::StartError),
+
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
@@ -70,7 +73,7 @@ pub enum CliError {
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let config = Config::load(cli.config)?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = crate::clock::system_now();
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
@@ -109,9 +112,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn open_store(config: &Config) -> Result<Store, CliError> {
-    let store = Store::connect(&config.database_url, 2).await?;
-    store.migrate().await?;
-    Ok(store)
+    Ok(Store::open(&config.database_url, 2).await?)
 }
 
 fn init_tracing(config: &Config) {
@@ -125,26 +126,17 @@ async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
     init_tracing(&config);
     if demo {
         let store = open_store(&config).await?;
-        let d = demo::ensure(&store, &config, time::OffsetDateTime::now_utc().unix_timestamp()).await?;
+        let d = demo::ensure(&store, &config, crate::clock::system_now()).await?;
         demo::print(&d, false);
-        store.close().await?;
+        store.close().await;
     }
-    let app = crate::state::build(config.clone(), crate::clock::Clock::System).await?;
+    let app = crate::startup::build(config.clone(), crate::clock::Clock::System).await?;
     tracing::info!(bind = %config.bind, port = app.port, issuer = %config.issuer, database = %redact_url(&config.database_url), "keyway listening");
     app.run_until_stopped().await?;
     Ok(())
 }
 
-/// Database URLs may carry a password: never print it.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::store::redact_url;
 
 /// Prints a line to stdout; a closed pipe (`keyway demo | head -1`) is not an error worth a panic.
 pub fn say(line: impl std::fmt::Display) {

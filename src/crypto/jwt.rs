@@ -55,7 +55,28 @@ pub struct Expect<'a> {
 
 /// Verifies a JWT signed by one of our keys: signature, `iss`, `exp` (no leeway), `aud` and `typ`.
 pub fn verify<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<'_>) -> Result<C, JwtError> {
+    verify_header_checked(ring, token, expect, |_| Ok(()))
+}
+
+/// As [`verify`], refusing a token whose `typ` header is `refused` (an access token offered as an id_token).
+pub fn verify_rejecting_typ<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<'_>, refused: &str) -> Result<C, JwtError> {
+    verify_header_checked(ring, token, expect, |h| {
+        if h.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(refused)) {
+            Err(JwtError::Malformed)
+        } else {
+            Ok(())
+        }
+    })
+}
+
+fn verify_header_checked<C: DeserializeOwned>(
+    ring: &KeyRing,
+    token: &str,
+    expect: &Expect<'_>,
+    check: impl FnOnce(&jsonwebtoken::Header) -> Result<(), JwtError>,
+) -> Result<C, JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+    check(&header)?;
     if let Some(typ) = expect.typ {
         if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ)) {
             return Err(JwtError::Malformed);

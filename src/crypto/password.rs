@@ -144,6 +144,29 @@ impl HashPool {
     }
 }
 
+/// Hashing and verification for the server: the configured parameters and the verification threads.
+pub struct Passwords {
+    hasher: PasswordHasherConfig,
+    pool: HashPool,
+}
+
+impl Passwords {
+    pub fn start(hasher: PasswordHasherConfig, threads: usize) -> std::io::Result<Passwords> {
+        Ok(Passwords { pool: HashPool::start(hasher.clone(), threads)?, hasher })
+    }
+
+    /// Verifies on the password threads; `stored` None burns the same time against the dummy hash.
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> bool {
+        self.pool.verify(password, stored).await
+    }
+
+    /// A new argon2id hash, computed on the blocking pool.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let (hasher, password) = (self.hasher.clone(), password.to_string());
+        tokio::task::spawn_blocking(move || hasher.hash(&password)).await.map_err(|e| PasswordError::Hash(e.to_string()))?
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! Random one-time secrets and their stored form.
+//! Random one-time secrets, their stored form, and a type that keeps secrets out of logs.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -34,13 +34,15 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-/// base64url(SHA-256(input)) — PKCE S256 (RFC 7636 §4.6) and the left half used by at_hash/c_hash is in `jwt`.
+/// base64url(SHA-256(input)): PKCE S256 (RFC 7636 §4.6).
 pub fn s256(input: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(input.as_bytes()))
 }
 
-/// A secret that prints redacted in Debug output, so it cannot leak into logs by accident.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret that prints redacted in Debug output, so it cannot leak into logs by accident. (De)serialises as the
+/// plain value, for configuration.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
@@ -50,7 +52,27 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
     pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Key bytes (the cookie/CSRF key): redacted in Debug output like [`Secret`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(**redacted**)")
+    }
+}
+
+impl SecretBytes {
+    pub fn expose(&self) -> &[u8] {
         &self.0
     }
 }
@@ -77,5 +99,6 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         assert_eq!(format!("{:?}", Secret("hunter2".into())), "Secret(**redacted**)");
+        assert_eq!(format!("{:?}", SecretBytes(vec![1, 2])), "SecretBytes(**redacted**)");
     }
 }

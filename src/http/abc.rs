@@ -5,10 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::oauth::tokens;
+use std::sync::Arc;
+
+use crate::model::OAuthClient;
+use crate::oauth::tokens::AccessTokenError;
 use crate::sso::{minted, SsoError};
 use crate::state::AppState;
-use crate::store::entity::product;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v2/get_sso_token", web::post().to(post_get_sso_token)).route("/api/v1/sso-tokens/redeem", web::post().to(post_redeem));
@@ -19,27 +21,28 @@ fn abc(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 /// The calling product from a Bearer client-credentials access token.
-async fn bearer_client(state: &AppState, headers: &HeaderMap) -> Result<product::Model, (StatusCode, &'static str)> {
+async fn bearer_client(state: &AppState, headers: &HeaderMap) -> Result<Arc<OAuthClient>, (StatusCode, &'static str)> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or((StatusCode::UNAUTHORIZED, "Authorization header is missing"))?;
     let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty()).ok_or((StatusCode::UNAUTHORIZED, "Authorization must be a Bearer token"))?;
-    let claims = tokens::verify_access_token(state, token).await.map_err(|e| {
-        if e.is_expired() {
-            (StatusCode::UNAUTHORIZED, "The token has expired")
-        } else {
-            (StatusCode::UNAUTHORIZED, "The token is invalid")
-        }
-    })?;
+    let keys = state.keys();
+    let claims = match state.verifier(&keys).access_token(&state.store, token, state.now()).await {
+        Ok(c) => c,
+        Err(AccessTokenError::Store(_)) => return Err((StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")),
+        Err(e) if e.is_expired() => return Err((StatusCode::UNAUTHORIZED, "The token has expired")),
+        Err(_) => return Err((StatusCode::UNAUTHORIZED, "The token is invalid")),
+    };
     if !claims.is_client_token() {
         return Err((StatusCode::FORBIDDEN, "A client-credentials token of the calling product is required"));
     }
-    match state.store.find_product_by_client_id(&claims.client_id).await {
-        Ok(Some(p)) => Ok(p),
-        Ok(None) => Err((StatusCode::UNAUTHORIZED, "The token is invalid")),
+    match state.store.find_client(&claims.client_id).await {
+        Ok(Some(p)) if !p.disabled => Ok(p),
+        Ok(_) => Err((StatusCode::UNAUTHORIZED, "The token is invalid")),
         Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")),
     }
 }
 
-async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Ok(body) = super::read_body(payload).await else { return abc(StatusCode::BAD_REQUEST, "The request body cannot be read (at most 64 KiB)") };
     let h = req.headers();
     for name in ["x-api-version", "x-lob-client-id", "content-type"] {
         if h.get(name).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim().is_empty()) {
@@ -51,7 +54,7 @@ async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, body: 
         Ok(p) => p,
         Err((status, msg)) => return abc(status, msg),
     };
-    if caller.client_id != lob_client_id {
+    if caller.client_id != lob_client_id.as_str() {
         return abc(StatusCode::FORBIDDEN, "The token was not issued to x-lob-client-id");
     }
     let Ok(serde_json::Value::Object(b)) = serde_json::from_slice::<serde_json::Value>(&body) else { return abc(StatusCode::BAD_REQUEST, "The body must be a JSON object") };
@@ -60,7 +63,7 @@ async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, body: 
         return abc(StatusCode::BAD_REQUEST, "CIINo, LOBId and Functionality are required");
     };
     let target = match state.store.find_product_by_code(&caller.organization_id, &lob).await {
-        Ok(Some(t)) if minted::linked(&caller, &t) => t,
+        Ok(Some(t)) if caller.links_to(&t) => t,
         Ok(_) => return abc(StatusCode::FORBIDDEN, "The calling product may not mint tokens for this LOBId"),
         Err(_) => return abc(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };
@@ -70,10 +73,12 @@ async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, body: 
         Err(_) => return abc(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };
     let account_code = match state.store.find_customer_account(&user.customer_account_id).await {
-        Ok(Some(a)) => a.code,
+        Ok(Some(a)) => a.code.clone(),
         _ => return abc(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };
-    match minted::mint(&state, &caller, &target, &user, &account_code, &cii, &func).await {
+    let keys = state.keys();
+    let m = minted::MintFor { from: &caller, target: &target, user: &user, account_code: &account_code, cii_no: &cii, functionality: &func };
+    match minted::mint(&state.store, &state.signer(&keys), &m, state.now()).await {
         Ok(m) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
             json!({"ReturnCode": 1, "ReturnMessage": "Token Generated successfully", "TokenRefNo": m.reference, "TokenNo": m.token}).to_string(),
         ),
@@ -82,15 +87,17 @@ async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, body: 
     }
 }
 
-async fn post_redeem(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn post_redeem(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let err = |status: StatusCode, e: &str, d: &str| HttpResponse::build(status).content_type("application/json").body(json!({"error": e, "error_description": d}).to_string());
     let caller = match bearer_client(&state, req.headers()).await {
         Ok(p) => p,
         Err((status, msg)) => return err(status, "invalid_token", msg),
     };
+    let Ok(body) = super::read_body(payload).await else { return err(StatusCode::BAD_REQUEST, "invalid_request", "the request body cannot be read (at most 64 KiB)") };
     let token = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string));
     let Some(token) = token else { return err(StatusCode::BAD_REQUEST, "invalid_request", "token is required") };
-    match minted::redeem(&state, &caller, &token).await {
+    let keys = state.keys();
+    match minted::redeem(&state.store, &state.verifier(&keys), &caller, &token, state.now()).await {
         Ok(c) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
             json!({"sub": c.sub, "email": c.email, "customer_account_code": c.customer_account_code, "CIINo": c.CIINo, "LOBId": c.LOBId, "Functionality": c.Functionality}).to_string(),
         ),

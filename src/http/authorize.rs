@@ -5,9 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::web::{page_with_csrf, self as ui, csrf, error_page, html, render, SESSION_COOKIE};
+use super::web::{self as ui, csrf, error_page, html, page_with_csrf, render, unavailable, SESSION_COOKIE};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
-use crate::oauth::issue::{self, AuthResponse};
+use crate::oauth::response::{self, AuthResponse};
 use crate::oauth::session::{self, ActiveSession};
 use crate::state::AppState;
 use crate::ui::{FormPostView, LoginView, FORM_POST_SCRIPT};
@@ -20,7 +20,11 @@ async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
     authorize(&state, &req, req.query_string()).await
 }
 
-async fn post_authorize(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn post_authorize(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let body = match super::read_body(payload).await {
+        Ok(b) => b,
+        Err(e) => return error_page(&req, ui::status_of(&e), &e.to_string()),
+    };
     match std::str::from_utf8(&body) {
         Ok(raw) => authorize(&state, &req, raw).await,
         Err(_) => error_page(&req, StatusCode::BAD_REQUEST, "The request is not valid UTF-8."),
@@ -28,67 +32,54 @@ async fn post_authorize(state: web::Data<AppState>, req: HttpRequest, body: web:
 }
 
 async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpResponse {
+    let now = state.now();
     let areq = match authorize::validate(&state.store, raw).await {
         Ok(a) => a,
         Err(e) => return authorize_error(state, req, e),
     };
     let session = match req.cookie(SESSION_COOKIE) {
-        Some(c) => session::load(state, c.value()).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "loading a session failed");
-            None
-        }),
+        Some(c) => match session::load(&state.store, c.value(), now).await {
+            Ok(s) => s,
+            Err(e) => return redirect_unavailable(state, &areq, &e),
+        },
         None => None,
     };
-    match session.filter(|s| usable(state, &areq, s)) {
-        Some(s) => respond(state, req, &areq, &s).await,
+    let keys = state.keys();
+    let verifier = state.verifier(&keys);
+    match session.filter(|s| authorize::session_usable(&areq, s, &verifier, now)) {
+        Some(s) => respond(state, &areq, &s, now).await,
         // OIDC Core §3.1.2.1: prompt=none must not show any UI.
         None if areq.prompt == Prompt::None => deliver(&AuthResponse::error(&state.config.issuer, &areq.target, "login_required", "the user is not signed in")),
         None => login_page(state, req, &areq, StatusCode::OK, None, areq.login_hint.as_deref().unwrap_or(""), ""),
     }
 }
 
-/// Whether an existing session may answer this request without a new login.
-fn usable(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession) -> bool {
-    if areq.prompt == Prompt::Login {
-        return false;
-    }
-    if areq.customer_account.as_ref().is_some_and(|a| a.id != s.account.id) || s.account.organization_id != areq.product.organization_id {
-        return false;
-    }
-    if areq.max_age.is_some_and(|m| state.now() - s.auth_time > m) {
-        return false;
-    }
-    if let Some(hint) = &areq.id_token_hint {
-        // The hint may be expired (OIDC Core §3.1.2.1); it must be ours and name the session's user.
-        match crate::oauth::tokens::verify_id_token_hint(state, hint) {
-            Ok(c) if c.sub == s.user.id => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
 /// Issues the response for a signed-in user and delivers it.
-pub async fn respond(state: &AppState, req: &HttpRequest, areq: &AuthorizeRequest, s: &ActiveSession) -> HttpResponse {
-    match issue::issue(state, areq, s).await {
+pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession, now: i64) -> HttpResponse {
+    let keys = state.keys();
+    match response::issue(&state.store, &state.signer(&keys), state.config.code_ttl, areq, s, now).await {
         Ok(resp) => deliver(&resp),
+        Err(response::IssueError::Store(e)) => redirect_unavailable(state, areq, &e),
         Err(e) => {
             tracing::error!(error = %e, "issuing an authorization response failed");
             // RFC 6749 §4.1.2.1 server_error, delivered to the (already validated) client.
-            let _ = req;
             deliver(&AuthResponse::error(&state.config.issuer, &areq.target, "server_error", "the server could not complete the request"))
         }
     }
+}
+
+/// RFC 6749 §4.1.2.1 `temporarily_unavailable`, to the validated client: a storage failure is not the user's fault.
+pub fn redirect_unavailable(state: &AppState, areq: &AuthorizeRequest, e: &crate::store::StoreError) -> HttpResponse {
+    tracing::error!(error = %e, "storage failure during authorization");
+    deliver(&AuthResponse::error(&state.config.issuer, &areq.target, "temporarily_unavailable", "the server is temporarily unavailable; try again"))
 }
 
 pub fn authorize_error(state: &AppState, req: &HttpRequest, e: AuthorizeError) -> HttpResponse {
     match e {
         AuthorizeError::Fatal(msg) => error_page(req, StatusCode::BAD_REQUEST, &msg),
         AuthorizeError::Redirect { target, error, description } => deliver(&AuthResponse::error(&state.config.issuer, &target, error, &description)),
-        AuthorizeError::Store(err) => {
-            tracing::error!(error = %err, "authorization request storage error");
-            error_page(req, StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.")
-        }
+        // Before the client is known good nothing may be redirected: the unavailable page.
+        AuthorizeError::Store(err) => unavailable(req, &err),
     }
 }
 
@@ -119,7 +110,8 @@ pub fn login_page(state: &AppState, req: &HttpRequest, areq: &AuthorizeRequest, 
         t: ui::strings(req),
         csrf_token: &c.token,
         authz: &areq.raw,
-        product_name: &areq.product.name,
+        organization: "",
+        product_name: &areq.client.name,
         account_name: areq.customer_account.as_ref().map(|a| a.name.as_str()),
         ask_account: areq.customer_account.is_none(),
         account_value: areq.customer_account.as_ref().map(|a| a.code.as_str()).unwrap_or(account_value),

@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::account::start_session_and_redirect;
-use super::web::{client_ip, error_page};
-use crate::license::sso_url::encode;
+use super::web::{client_ip, error_page, unavailable};
+use crate::encoding::component as encode;
+use crate::license::sso_url::{self, SsoUrlError, SsoUrlRequest};
 use crate::params::Params;
 use crate::sso::{self, Landing, Manager, MintRequest, SsoError, KIND_CODE, KIND_NONCE, ONE_TIME_TTL};
 use crate::state::AppState;
@@ -53,16 +54,18 @@ struct TykSsoBody {
     user_not_allowed: bool,
 }
 
-async fn post_tyk_api_sso(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    match sso::manager_from_token(&state, header(req.headers(), "authorization")).await {
+async fn post_tyk_api_sso(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Ok(body) = super::read_body(payload).await else { return tyk(StatusCode::BAD_REQUEST, "Cannot read the request body (at most 64 KiB)") };
+    match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m) => tyk_sso(&state, m, &body).await,
         Err(SsoError::Store(_)) => tyk(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
         Err(_) => tyk(StatusCode::UNAUTHORIZED, "Not authorised"),
     }
 }
 
-async fn post_tyk_admin_sso(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    match sso::manager_from_admin_secret(&state, header(req.headers(), "admin-auth")) {
+async fn post_tyk_admin_sso(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Ok(body) = super::read_body(payload).await else { return tyk(StatusCode::BAD_REQUEST, "Cannot read the request body (at most 64 KiB)") };
+    match sso::manager_from_admin_secret(state.config.admin_secret.as_ref(), header(req.headers(), "admin-auth")) {
         Ok(m) => tyk_sso(&state, m, &body).await,
         Err(_) => tyk(StatusCode::UNAUTHORIZED, "Not authorised"),
     }
@@ -82,17 +85,21 @@ async fn tyk_sso(state: &AppState, manager: Manager, body: &[u8]) -> HttpRespons
     if b.user_not_allowed {
         return tyk(StatusCode::FORBIDDEN, "User not allowed");
     }
-    let account = match sso::account_for(state, &manager, org_id).await {
+    let account = match sso::account_for(&state.store, &manager, org_id).await {
         Ok(a) => a,
         Err(SsoError::UnknownAccount) => return invalid(&format!("Org id not found ('{org_id}')")),
         Err(_) => return tyk(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };
     let req = MintRequest { email, display_name: b.display_name.as_deref(), just_in_time: !b.sso_only_for_registered_users, landing: Landing::default() };
-    match sso::mint(state, &account, KIND_NONCE, req, "tyk-api").await {
+    match sso::mint(&state.store, &account, KIND_NONCE, req, "tyk-api", state.now()).await {
         Ok(nonce) => HttpResponse::Ok().content_type("application/json").body(json!({"Status": "OK", "Message": "SSO Nonce created", "Meta": nonce}).to_string()),
         Err(SsoError::UnknownUser) => tyk(StatusCode::FORBIDDEN, "SSO is only enabled for registered users, and this user is not registered"),
         Err(SsoError::UserNotAllowed) => tyk(StatusCode::FORBIDDEN, "User not allowed"),
         Err(SsoError::Invalid(why)) => invalid(&why),
+        Err(SsoError::Store(e)) => {
+            tracing::error!(error = %e, "Tyk SSO storage failure");
+            tyk(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+        }
         Err(_) => tyk(StatusCode::FORBIDDEN, "Failed to save new SSO object to DB"),
     }
 }
@@ -125,8 +132,9 @@ struct NativeNonceBody {
     only_registered_users: bool,
 }
 
-async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let manager = match sso::manager_from_token(&state, header(req.headers(), "authorization")).await {
+async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Ok(body) = super::read_body(payload).await else { return native(StatusCode::BAD_REQUEST, "invalid_request", "the request body cannot be read (at most 64 KiB)") };
+    let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m) => m,
         Err(e) => return native_from(e),
     };
@@ -134,7 +142,7 @@ async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, body: w
     let (Some(code), Some(email)) = (b.customer_account_code.as_deref(), b.email.as_deref()) else {
         return native(StatusCode::BAD_REQUEST, "invalid_request", "customer_account_code and email are required");
     };
-    let account = match sso::account_for(&state, &manager, code).await {
+    let account = match sso::account_for(&state.store, &manager, code).await {
         Ok(a) => a,
         Err(e) => return native_from(e),
     };
@@ -146,7 +154,7 @@ async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, body: w
         }
     }
     let req_ = MintRequest { email, display_name: b.display_name.as_deref(), just_in_time: !b.only_registered_users, landing: Landing { product: b.product.clone() } };
-    match sso::mint(&state, &account, KIND_NONCE, req_, "native-api").await {
+    match sso::mint(&state.store, &account, KIND_NONCE, req_, "native-api", state.now()).await {
         Ok(nonce) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
             json!({"nonce": nonce, "expires_in": ONE_TIME_TTL, "url": format!("{}/sso?nonce={}", state.config.issuer, nonce)}).to_string(),
         ),
@@ -169,23 +177,26 @@ fn code_redirect(state: &AppState, code: &str) -> HttpResponse {
 }
 
 async fn post_sendgrid_sso(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let manager = match sso::manager_from_token(&state, header(req.headers(), "authorization")).await {
+    let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m @ Manager::Organization(_)) => m,
         Ok(Manager::InstanceAdmin) | Err(_) => return sendgrid(StatusCode::UNAUTHORIZED, "Failed to authenticate user", "10-40100"),
     };
     // Another organization's account is indistinguishable from a missing one.
-    let account = match sso::account_for(&state, &manager, &path.into_inner()).await {
+    let account = match sso::account_for(&state.store, &manager, &path.into_inner()).await {
         Ok(a) => a,
         Err(SsoError::Store(_)) => return sendgrid(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", "10-50300"),
         Err(_) => return sendgrid(StatusCode::NOT_FOUND, "No such account", "10-40400"),
     };
     // The document's SSO always signs in the account's designated admin identity.
     let admin = match &account.admin_user_id {
-        Some(id) => state.store.find_user(id).await.ok().flatten(),
+        Some(id) => match state.store.find_user(id).await {
+            Ok(u) => u,
+            Err(_) => return sendgrid(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", "10-50300"),
+        },
         None => None,
     };
     let Some(admin) = admin else { return sendgrid(StatusCode::FORBIDDEN, "The account has no admin identity configured for SSO", "10-40300") };
-    match sso::mint_for_user(&state, &admin, KIND_CODE, &Landing::default(), "sendgrid-api").await {
+    match sso::mint_for_user(&state.store, &admin, KIND_CODE, &Landing::default(), "sendgrid-api", state.now()).await {
         Ok(code) => code_redirect(&state, &code),
         Err(SsoError::UserNotAllowed) => sendgrid(StatusCode::FORBIDDEN, "The authenticated user is not authorized to perfrom this request", "10-40300"),
         Err(_) => sendgrid(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", "10-50300"),
@@ -193,17 +204,17 @@ async fn post_sendgrid_sso(state: web::Data<AppState>, req: HttpRequest, path: w
 }
 
 async fn post_native_code(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
-    let manager = match sso::manager_from_token(&state, header(req.headers(), "authorization")).await {
+    let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m) => m,
         Err(e) => return native_from(e),
     };
     let (code, email) = path.into_inner();
-    let account = match sso::account_for(&state, &manager, &code).await {
+    let account = match sso::account_for(&state.store, &manager, &code).await {
         Ok(a) => a,
         Err(e) => return native_from(e),
     };
     let req_ = MintRequest { email: &email, display_name: None, just_in_time: false, landing: Landing::default() };
-    match sso::mint(&state, &account, KIND_CODE, req_, "native-api").await {
+    match sso::mint(&state.store, &account, KIND_CODE, req_, "native-api", state.now()).await {
         Ok(c) => code_redirect(&state, &c),
         Err(e) => native_from(e),
     }
@@ -222,27 +233,23 @@ async fn get_sso(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     };
     let invalid = "This sign-in link is invalid, has expired or was already used.";
     let ip = client_ip(&req);
-    let (user, account, landing) = match sso::redeem(&state, kind, token, ip.as_deref()).await {
+    let (user, account, landing) = match sso::redeem(&state.store, kind, token, ip.as_deref(), state.now()).await {
         Ok(Some(x)) => x,
         Ok(None) => return error_page(&req, StatusCode::BAD_REQUEST, invalid),
-        Err(_) => return error_page(&req, StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable."),
+        Err(SsoError::Store(e)) => return unavailable(&req, &e),
+        Err(_) => return error_page(&req, StatusCode::BAD_REQUEST, invalid),
     };
+    // Into the product's login flow (the session just made answers it at once), as its sso_url would start it.
     let to = match landing.product {
         None => "/account".to_string(),
-        Some(code) => match state.store.find_product_by_code(&account.organization_id, &code).await {
-            Ok(Some(product)) => match product.redirect_uri_list().first() {
-                Some(redirect) => format!(
-                    "{}/oauth2/authorize?client_id={}&response_type={}&redirect_uri={}&scope=openid%20email%20profile&customer_account_code={}",
-                    state.config.issuer,
-                    encode(&product.client_id),
-                    product.default_response_type,
-                    encode(redirect),
-                    encode(&account.code)
-                ),
-                None => "/account".to_string(),
-            },
-            _ => "/account".to_string(),
-        },
+        Some(code) => {
+            let request = SsoUrlRequest { customer_account_code: &account.code, ..Default::default() };
+            match sso_url::for_product(&state.store, &state.config.issuer, &account.organization_id, &code, &request).await {
+                Ok(url) => url,
+                Err(SsoUrlError::Store(e)) => return unavailable(&req, &e),
+                Err(_) => "/account".to_string(),
+            }
+        }
     };
     start_session_and_redirect(&state, &req, user, account, &to).await
 }

@@ -1,7 +1,4 @@
 //! `GET /` (the SDKs' online check), `/healthz` (process up) and `/readyz` (database reachable).
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
@@ -30,15 +27,4 @@ async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
 
 async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.keys().kids().len()))
-}
-
-/// Counts every response by status class, with its latency.
-pub async fn count_response(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let started = std::time::Instant::now();
-    let res = next.call(req).await?;
-    if let Some(s) = state {
-        s.metrics.record_response(res.status().as_u16(), started.elapsed().as_micros() as u64);
-    }
-    Ok(res)
 }

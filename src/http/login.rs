@@ -1,30 +1,36 @@
-//! `POST /login` (the hosted login form) and the portal sign-in.
+//! `POST /login`: the hosted login form (for a pending authorization request) and the portal sign-in, both through
+//! the one password check (`auth::password`).
+use std::sync::Arc;
+
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::authorize::{authorize_error, deliver, login_page};
-use super::web::{self as ui, client_ip, cookie, csrf_valid, error_page, SESSION_COOKIE};
+use super::authorize::{authorize_error, login_page, redirect_unavailable, respond};
+use super::web::{self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE};
+use crate::auth::device;
+use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
+use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::authorize;
-use crate::oauth::issue;
-use crate::oauth::login::{self, LoginOutcome};
-use crate::oauth::session;
-use crate::params::Params;
+use crate::oauth::session::{self, ActiveSession};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::post().to(post_login));
 }
 
-async fn post_login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(form) = std::str::from_utf8(&body).ok().and_then(|raw| Params::parse(raw).ok()) else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The form could not be read.");
+async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let form = match ui::form(&req, payload).await {
+        Ok(f) => f,
+        Err(page) => return page,
     };
-    let t = ui::strings(&req);
     // No pending authorization request: a portal sign-in.
     let Some(raw_authz) = form.get("authz") else {
         return super::account::portal_login(&state, &req, &form).await;
     };
+    let t = ui::strings(&req);
     // The pending request is validated again: the hidden field is user input like any other.
     let areq = match authorize::validate(&state.store, raw_authz).await {
         Ok(a) => a,
@@ -35,50 +41,83 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
         return login_page(&state, &req, &areq, StatusCode::BAD_REQUEST, Some(t.csrf_failed), email, account_value);
     }
+    let now = state.now();
     let account = match &areq.customer_account {
         Some(a) => Some(a.clone()),
-        None if !account_value.is_empty() => state.store.find_customer_account_by_code(&areq.product.organization_id, account_value).await.unwrap_or(None),
+        None if !account_value.is_empty() => match state.store.find_customer_account_by_code(&areq.client.organization_id, account_value).await {
+            Ok(a) => a,
+            Err(e) => return redirect_unavailable(&state, &areq, &e),
+        },
         None => None,
     };
     let password = form.get("password").unwrap_or("");
-    let ip = client_ip(&req);
-    let outcome = match &account {
-        Some(a) => login::authenticate(&state, a, email, password, ip.as_deref()).await,
+    let signed_in = match &account {
+        Some(a) => sign_in(&state, &req, Realm::Account(a), email, password, Surface::HostedLogin, now).await,
         None => {
             // Same work and answer for an unknown account as for a wrong password.
-            let _ = state.verify_password(password, None).await;
-            Ok(LoginOutcome::Failed)
+            let _ = state.passwords.verify(password, None).await;
+            Ok(SignIn::Failed)
         }
     };
-    let user = match outcome {
-        Ok(LoginOutcome::Success(u)) => u,
-        Ok(LoginOutcome::Failed) => return login_page(&state, &req, &areq, StatusCode::OK, Some(t.login_failed), email, account_value),
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in storage error");
-            return error_page(&req, StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.");
+    match signed_in {
+        Ok(SignIn::Done { session, cookies }) => {
+            // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly.
+            let mut res = respond(&state, &areq, &session, now).await;
+            for c in cookies {
+                let _ = res.add_cookie(&c);
+            }
+            res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            res
         }
-    };
-    let Some(account) = account else { return login_page(&state, &req, &areq, StatusCode::OK, Some(t.login_failed), email, account_value) };
-    // A fresh session id on every login (no fixation); the old session, if any, ends.
-    if let Some(old) = req.cookie(SESSION_COOKIE) {
-        let _ = session::end(&state, old.value()).await;
+        Ok(SignIn::Failed) => login_page(&state, &req, &areq, StatusCode::OK, Some(t.login_failed), email, account_value),
+        Ok(SignIn::Locked { until }) => login_page(&state, &req, &areq, StatusCode::OK, Some(&locked_message(&req, until, now)), email, account_value),
+        Err(e) => unavailable(&req, &e),
     }
-    let (cookie_value, s) = match session::create(&state, user, account).await {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!(error = %e, "creating a session failed");
-            return error_page(&req, StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.");
+}
+
+/// The outcome of a password sign-in on a hosted page.
+pub enum SignIn {
+    /// A new session (the browser's old one ended) and the cookies to set: session and device token.
+    Done { session: Box<ActiveSession>, cookies: Vec<Cookie<'static>> },
+    Failed,
+    Locked { until: i64 },
+}
+
+/// Checks the password (with the browser's device tokens) and, on success, starts a fresh session.
+pub async fn sign_in(state: &AppState, req: &HttpRequest, realm: Realm<'_>, email: &str, password: &str, surface: Surface, now: i64) -> Result<SignIn, StoreError> {
+    let key = state.cookie_key.expose();
+    let devices = req.cookie(DEVICE_COOKIE).map(|c| device::parse_cookie(c.value(), key)).unwrap_or_default();
+    let ip = client_ip(req);
+    let attempt = Attempt { email, password, devices: &devices, surface, client_ip: ip.as_deref() };
+    let outcome = password::authenticate(&state.password_check(), realm, &attempt, now).await?;
+    let (user, token) = match outcome {
+        Outcome::Success { user, device } => (user, device),
+        Outcome::Failed => {
+            crate::metrics::Metrics::inc(&state.metrics.logins_failed);
+            return Ok(SignIn::Failed);
+        }
+        Outcome::Locked { until } => {
+            crate::metrics::Metrics::inc(&state.metrics.logins_failed);
+            return Ok(SignIn::Locked { until });
         }
     };
-    // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly.
-    let mut res = match issue::issue(&state, &areq, &s).await {
-        Ok(resp) => deliver(&resp),
-        Err(e) => {
-            tracing::error!(error = %e, "issuing after login failed");
-            deliver(&issue::AuthResponse::error(&state.config.issuer, &areq.target, "server_error", "the server could not complete the request"))
-        }
-    };
-    let _ = res.add_cookie(&cookie(&state, SESSION_COOKIE, cookie_value, Some(state.config.session_ttl)));
-    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    res
+    crate::metrics::Metrics::inc(&state.metrics.logins_ok);
+    let account = state.store.find_customer_account(&user.customer_account_id).await?.ok_or(StoreError::NotFound("customer account"))?;
+    let (session, session_cookie) = start_session(state, req, user, account, now).await?;
+    let device_cookie = cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
+    Ok(SignIn::Done { session: Box::new(session), cookies: vec![session_cookie, device_cookie] })
+}
+
+/// A fresh session for a user who has just authenticated (by password, SSO link or federation): the browser's old
+/// session ends in the same transaction, so a planted session id never becomes a signed-in one (no fixation).
+pub async fn start_session(state: &AppState, req: &HttpRequest, user: LicenseUser, account: Arc<CustomerAccount>, now: i64) -> Result<(ActiveSession, Cookie<'static>), StoreError> {
+    let old = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let (value, session) = session::create(&state.store, user, account, old.as_deref(), state.config.session_ttl, now).await?;
+    Ok((session, cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl))))
+}
+
+/// "Too many failed attempts, try again in N minutes" (at least one).
+pub fn locked_message(req: &HttpRequest, until: i64, now: i64) -> String {
+    let minutes = ((until - now).max(1) + 59) / 60;
+    ui::strings(req).locked.replace("{minutes}", &minutes.to_string())
 }

@@ -3,11 +3,12 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::web::{page_with_csrf, self as ui, csrf, csrf_valid, error_page, removal, SESSION_COOKIE};
+use super::web::{self as ui, csrf, csrf_valid, error_page, page_with_csrf, removal, unavailable, SESSION_COOKIE};
+use crate::oauth::logout::{self, LogoutError, LogoutParams, LogoutRequest};
 use crate::oauth::session;
-use crate::oauth::tokens::IdClaims;
 use crate::params::Params;
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::ui::LogoutView;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,58 +16,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/logout").route(web::get().to(get_logout)).route(web::post().to(post_logout)));
 }
 
-/// A checked logout request: where to go afterwards and which sessions to end.
-struct LogoutRequest {
-    redirect: Option<String>,
-    hint: Option<IdClaims>,
-}
-
-async fn check(state: &AppState, p: &Params) -> Result<LogoutRequest, String> {
-    let hint = match p.get("id_token_hint") {
-        None => None,
-        Some(t) => {
-            // An expired hint is still a good hint (RP-Initiated Logout §2): only signature and issuer matter.
-            Some(crate::oauth::tokens::verify_id_token_hint(state, t).map_err(|_| "id_token_hint is not a valid id_token from this server".to_string())?)
-        }
-    };
-    let client_id = match (p.get("client_id"), &hint) {
-        (Some(c), Some(h)) if c != h.aud => return Err("client_id does not match the id_token_hint".into()),
-        (Some(c), _) => Some(c.to_string()),
-        (None, Some(h)) => Some(h.aud.clone()),
-        (None, None) => None,
-    };
-    let redirect = match p.get("post_logout_redirect_uri") {
-        None => None,
-        Some(uri) => {
-            let cid = client_id.ok_or("post_logout_redirect_uri needs client_id or id_token_hint")?;
-            let product = state.store.find_product_by_client_id(&cid).await.map_err(|_| "service unavailable".to_string())?.ok_or("unknown client_id")?;
-            // Exact match against the registered list, as for redirect_uri.
-            if !product.post_logout_redirect_uri_list().iter().any(|u| u == uri) {
-                return Err("post_logout_redirect_uri is not registered for this client".into());
-            }
-            let mut target = uri.to_string();
-            if let Some(s) = p.get("state") {
-                target.push(if target.contains('?') { '&' } else { '?' });
-                target.push_str("state=");
-                target.push_str(&crate::license::sso_url::encode(s));
-            }
-            Some(target)
-        }
-    };
-    Ok(LogoutRequest { redirect, hint })
-}
-
-async fn end_sessions(state: &AppState, req: &HttpRequest, hint: Option<&IdClaims>) {
+/// Ends this browser's session and, for a logout with a hint, the hint's session (`sid`).
+async fn end_sessions(state: &AppState, req: &HttpRequest, lr: Option<&LogoutRequest>) -> Result<(), StoreError> {
     if let Some(c) = req.cookie(SESSION_COOKIE) {
-        if let Err(e) = session::end(state, c.value()).await {
-            tracing::error!(error = %e, "ending a session failed");
-        }
+        session::end(&state.store, c.value()).await?;
     }
-    if let Some(sid) = hint.and_then(|h| h.sid.as_deref()) {
-        if let Err(e) = state.store.delete_sessions_by_sid(sid).await {
-            tracing::error!(error = %e, "ending sessions by sid failed");
-        }
+    if let Some(sid) = lr.and_then(|l| l.hint.as_ref()).and_then(|h| h.sid.as_deref()) {
+        state.store.delete_sessions_by_sid(sid).await?;
     }
+    Ok(())
 }
 
 fn finished(state: &AppState, req: &HttpRequest, redirect: Option<String>) -> HttpResponse {
@@ -84,18 +42,31 @@ fn page(state: &AppState, req: &HttpRequest, signed_out: bool, hidden: Vec<(&str
     page_with_csrf(req, StatusCode::OK, &view, c.new_cookie.clone())
 }
 
-/// With a valid id_token_hint the RP has proven the logout is wanted: end it now. Without one, ask the user
-/// (RP-Initiated Logout §2: the OP should confirm, or a third party could log users out).
+/// Ends the session at once when the request proves it is wanted (a hint that belongs to this browser's session,
+/// §2); otherwise asks the user, carrying the request through the confirmation form.
 async fn rp_logout(state: &AppState, req: &HttpRequest, p: Params, confirmed: bool) -> HttpResponse {
-    let lr = match check(state, &p).await {
+    let params = LogoutParams { id_token_hint: p.get("id_token_hint"), client_id: p.get("client_id"), post_logout_redirect_uri: p.get("post_logout_redirect_uri"), state: p.get("state") };
+    let keys = state.keys();
+    let lr = match logout::check(&state.store, &state.verifier(&keys), &params).await {
         Ok(lr) => lr,
-        Err(msg) => return error_page(req, StatusCode::BAD_REQUEST, &msg),
+        Err(LogoutError::Invalid(msg)) => return error_page(req, StatusCode::BAD_REQUEST, msg),
+        Err(LogoutError::Store(e)) => return unavailable(req, &e),
     };
-    if lr.hint.is_some() || confirmed {
-        end_sessions(state, req, lr.hint.as_ref()).await;
-        return finished(state, req, lr.redirect);
+    let now = state.now();
+    let current = match req.cookie(SESSION_COOKIE) {
+        Some(c) => match session::load(&state.store, c.value(), now).await {
+            Ok(s) => s,
+            Err(e) => return unavailable(req, &e),
+        },
+        None => None,
+    };
+    if confirmed || logout::ends_without_asking(&lr, current.as_ref()) {
+        return match end_sessions(state, req, Some(&lr)).await {
+            Ok(()) => finished(state, req, lr.redirect),
+            Err(e) => unavailable(req, &e),
+        };
     }
-    let names = ["client_id", "post_logout_redirect_uri", "state"];
+    let names = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"];
     let hidden: Vec<(&str, &str)> = names.iter().filter_map(|n| p.get(n).map(|v| (*n, v))).collect();
     page(state, req, false, hidden)
 }
@@ -107,9 +78,10 @@ async fn get_rp_logout(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
     }
 }
 
-async fn post_rp_logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(p) = std::str::from_utf8(&body).ok().and_then(|b| Params::parse(b).ok()) else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The form could not be read.");
+async fn post_rp_logout(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let p = match ui::form(&req, payload).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
     let confirmed = csrf_valid(&state, &req, p.get("csrf_token"));
     rp_logout(&state, &req, p, confirmed).await
@@ -119,11 +91,16 @@ async fn get_logout(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
     page(&state, &req, false, vec![])
 }
 
-async fn post_logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let p = std::str::from_utf8(&body).ok().and_then(|b| Params::parse(b).ok()).unwrap_or_default();
+async fn post_logout(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let p = match ui::form(&req, payload).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
     if !csrf_valid(&state, &req, p.get("csrf_token")) {
         return error_page(&req, StatusCode::BAD_REQUEST, "The sign-out form expired. Please try again.");
     }
-    end_sessions(&state, &req, None).await;
-    finished(&state, &req, None)
+    match end_sessions(&state, &req, None).await {
+        Ok(()) => finished(&state, &req, None),
+        Err(e) => unavailable(&req, &e),
+    }
 }

@@ -1,15 +1,21 @@
-//! `GET, POST /oauth2/userInfo` (OIDC Core §5.3) with RFC 6750 Bearer errors.
+//! `GET, POST /oauth2/userInfo` (OIDC Core §5.3) with RFC 6750 Bearer errors. A storage failure is a 503, never an
+//! `invalid_token` (a relying party would sign its user out).
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::oauth::tokens;
+use crate::oauth::userinfo::{self, UserInfoError};
 use crate::params::Params;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/oauth2/userInfo").route(web::get().to(get_userinfo)).route(web::post().to(post_userinfo)));
+    cfg.service(
+        web::resource("/oauth2/userInfo")
+            .route(web::get().to(get_userinfo))
+            .route(web::post().to(post_userinfo))
+            .default_service(web::to(|| async { bearer_error(StatusCode::METHOD_NOT_ALLOWED, Some("invalid_request"), "use GET or POST") })),
+    );
 }
 
 fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> HttpResponse {
@@ -19,13 +25,15 @@ fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> H
         None => "Bearer realm=\"keyway\"".to_string(),
     };
     let mut b = HttpResponse::build(status);
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        b.insert_header((header::WWW_AUTHENTICATE, v));
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            b.insert_header((header::WWW_AUTHENTICATE, v));
+        }
     }
-    let body = match error {
-        Some(e) => json!({"error": e, "error_description": description}),
-        None => json!({"error": "invalid_request", "error_description": description}),
-    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        b.insert_header((header::RETRY_AFTER, "5"));
+    }
+    let body = json!({"error": error.unwrap_or("invalid_request"), "error_description": description});
     b.content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(body.to_string())
 }
 
@@ -39,7 +47,11 @@ async fn get_userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
 }
 
 /// RFC 6750 §2.2 also allows the token in a form body.
-async fn post_userinfo(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn post_userinfo(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let body = match super::read_body(payload).await {
+        Ok(b) => b,
+        Err(e) => return bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"), &e.to_string()),
+    };
     let from_body = std::str::from_utf8(&body).ok().and_then(|b| Params::parse(b).ok()).and_then(|p| p.get("access_token").map(str::to_string));
     match (header_token(&req), from_body) {
         (Some(_), Some(_)) => bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"), "send the token one way only"),
@@ -49,31 +61,16 @@ async fn post_userinfo(state: web::Data<AppState>, req: HttpRequest, body: web::
 
 async fn userinfo(state: &AppState, token: Option<String>) -> HttpResponse {
     let Some(token) = token else { return bearer_error(StatusCode::UNAUTHORIZED, None, "an access token is required") };
-    let claims = match tokens::verify_access_token(state, &token).await {
-        Ok(c) => c,
-        Err(_) => return bearer_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), "the access token is invalid, expired or revoked"),
-    };
-    if claims.is_client_token() || !claims.has_scope("openid") {
-        return bearer_error(StatusCode::FORBIDDEN, Some("insufficient_scope"), "the openid scope is required");
-    }
-    let user = match state.store.find_user(&claims.sub).await {
-        Ok(Some(u)) if !u.disabled => u,
-        Ok(_) => return bearer_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), "the user no longer exists or is disabled"),
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo storage error");
-            return HttpResponse::ServiceUnavailable().finish();
+    let keys = state.keys();
+    match userinfo::userinfo(&state.store, &state.verifier(&keys), &token, state.now()).await {
+        Ok(body) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(body.to_string()),
+        Err(UserInfoError::InvalidToken(why)) => bearer_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), why),
+        Err(UserInfoError::InsufficientScope) => bearer_error(StatusCode::FORBIDDEN, Some("insufficient_scope"), "the openid scope is required"),
+        Err(UserInfoError::Store(e)) => {
+            tracing::error!(error = %e, "userinfo storage failure");
+            let status = if e.is_unavailable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+            let code = if e.is_unavailable() { "temporarily_unavailable" } else { "server_error" };
+            bearer_error(status, Some(code), "the server could not answer; try again")
         }
-    };
-    let mut body = json!({ "sub": user.id });
-    if claims.has_scope("email") {
-        body["email"] = json!(user.email);
-        body["email_verified"] = json!(user.email_verified);
     }
-    if claims.has_scope("profile") {
-        body["name"] = json!(user.name);
-    }
-    if let Some(code) = claims.customer_account_code {
-        body["customer_account_code"] = json!(code);
-    }
-    HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(body.to_string())
 }

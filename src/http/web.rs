@@ -1,4 +1,4 @@
-//! Shared pieces of the hosted UI handlers: locale, cookies, CSRF tokens, security headers, the error page.
+//! Shared pieces of the hosted UI handlers: locale, cookies, CSRF tokens, security headers, error pages.
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -7,17 +7,24 @@ use askama::Template;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::request_id;
 use crate::crypto::secrets::{hex, random_token, secrets_equal};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::ui::{ErrorView, Locale, Strings};
 
 pub const SESSION_COOKIE: &str = "kw_session";
 pub const CSRF_COOKIE: &str = "kw_csrf";
+/// Device tokens (auth::device): which users signed in on this browser before.
+pub const DEVICE_COOKIE: &str = "kw_device";
+/// A device token lives a year; each sign-in renews it.
+pub const DEVICE_COOKIE_MAX_AGE: i64 = 365 * 24 * 3600;
 
 pub fn strings(req: &HttpRequest) -> &'static Strings {
     Locale::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())).strings()
 }
 
+/// An HttpOnly, SameSite=Lax cookie for the whole site, Secure when the issuer is https.
 pub fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age: Option<i64>) -> Cookie<'a> {
     let mut c = Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(state.config.is_https()).finish();
     if let Some(s) = max_age {
@@ -41,7 +48,7 @@ pub struct Csrf {
 }
 
 fn csrf_mac(state: &AppState, cookie_value: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.cookie_key).unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.cookie_key.expose()).unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
     mac.update(b"csrf:");
     mac.update(cookie_value.as_bytes());
     hex(&mac.finalize().into_bytes())
@@ -102,15 +109,31 @@ pub fn page_with_csrf<T: Template>(req: &HttpRequest, status: StatusCode, view: 
     }
 }
 
-/// The HTML error page (never a redirect), with a request id that also goes to the log.
+/// The HTML error page (never a redirect), with the request id that is also in the log.
 pub fn error_page(req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    tracing::info!(request_id, status = status.as_u16(), path = req.path(), message, "hosted UI error page");
+    let request_id = request_id(req);
+    tracing::info!(status = status.as_u16(), path = req.path(), message, "hosted UI error page");
     let view = ErrorView { t: strings(req), message, request_id: &request_id };
+    let mut b = html(status);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        b.insert_header((header::RETRY_AFTER, "5"));
+    }
     match render(&view) {
-        Ok(body) => html(status).body(body),
+        Ok(body) => b.body(body),
         Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message.to_string()),
     }
+}
+
+/// A storage failure on a hosted page: 503 with the unavailable page, logged with the request id. Never a "wrong
+/// password" or "link expired": the user's input was not the problem.
+pub fn unavailable(req: &HttpRequest, e: &StoreError) -> HttpResponse {
+    tracing::error!(error = %e, path = req.path(), "storage failure on a hosted page");
+    error_page(req, StatusCode::SERVICE_UNAVAILABLE, strings(req).unavailable)
+}
+
+/// Every path no route matches: the hosted UI's 404 page.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    error_page(&req, StatusCode::NOT_FOUND, strings(&req).not_found)
 }
 
 /// The client address for the audit trail: the peer, or `X-Forwarded-For` when configured behind a proxy.
@@ -122,4 +145,18 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         }
     }
     req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// The form body of a hosted-UI POST, or the page to answer instead (oversize, unreadable, malformed).
+pub async fn form(req: &HttpRequest, payload: actix_web::web::Payload) -> Result<crate::params::Params, HttpResponse> {
+    let body = super::read_body(payload).await.map_err(|e| error_page(req, status_of(&e), &e.to_string()))?;
+    let raw = std::str::from_utf8(&body).map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))?;
+    crate::params::Params::parse(raw).map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))
+}
+
+pub fn status_of(e: &super::BodyError) -> StatusCode {
+    match e {
+        super::BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        super::BodyError::Broken => StatusCode::BAD_REQUEST,
+    }
 }

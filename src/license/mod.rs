@@ -2,3 +2,4 @@
 pub mod activation;
 pub mod response;
 pub mod sso_url;
+pub mod portal;

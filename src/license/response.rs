@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::crypto::keys::LicenseSigner;
-use crate::store::entity::{activation, customer_account, license, license_user, product};
+use super::activation::Activated;
+use crate::model::{CustomerAccount, License, LicenseUser, OAuthClient};
 
 /// `YYYY-MM-DDTHH:mm:ss.sssZ` in UTC, the format the Node SDK signs over.
 pub fn iso_millis(unix: i64) -> Option<String> {
@@ -24,7 +25,7 @@ pub fn license_signature(signer: &LicenseSigner, hardware_id: &str, id: &str, va
     signer.sign_b64(text.as_bytes()).ok()
 }
 
-pub fn user_json(user: &license_user::Model) -> Value {
+pub fn user_json(user: &LicenseUser) -> Value {
     let (first, last) = match user.name.split_once(' ') {
         Some((f, l)) => (f.to_string(), l.to_string()),
         None => (user.name.clone(), String::new()),
@@ -37,13 +38,13 @@ pub fn user_json(user: &license_user::Model) -> Value {
 }
 
 /// The license object shared by activation, check and user_licenses responses.
-pub fn license_json(l: &license::Model, product: &product::Model, account: &customer_account::Model, now: i64) -> Value {
+pub fn license_json(l: &License, product: &OAuthClient, account: &CustomerAccount, now: i64) -> Value {
     let validity = l.expires_at.and_then(iso_millis);
     let active_period = l.expires_at.is_none_or(|e| e > now);
     json!({
         "id": l.id,
         "license_key": l.license_key,
-        "license_type": l.license_type,
+        "license_type": l.license_type.as_str(),
         "is_trial": l.is_trial,
         "validity_period": validity,
         "is_floating": false,
@@ -72,37 +73,22 @@ pub fn license_json(l: &license::Model, product: &product::Model, account: &cust
     })
 }
 
-pub struct Signed<'a> {
-    pub signer: &'a LicenseSigner,
-    pub hardware_id: &'a str,
-    /// The `<id>` part of `license_signature` (user e-mail, username or license key).
-    pub signature_id: &'a str,
-}
-
-/// Activation and check responses: the license object plus device state and `license_signature`.
-#[allow(clippy::too_many_arguments)]
-pub fn device_response(
-    l: &license::Model,
-    product: &product::Model,
-    account: &customer_account::Model,
-    user: Option<&license_user::Model>,
-    activation: &activation::Model,
-    request: &str,
-    sig: Signed<'_>,
-    now: i64,
-) -> Value {
-    let mut v = license_json(l, product, account, now);
+/// Activation and check responses: the license object plus device state and `license_signature` over
+/// lower("<hardware_id of the request>#<signature id>#<validity>").
+pub fn device_response(a: &Activated, request: &str, signer: &LicenseSigner, now: i64) -> Value {
+    let l = &a.license;
+    let mut v = license_json(l, &a.product, &a.account, now);
     let validity = l.expires_at.and_then(iso_millis);
     v["request"] = json!(request);
-    v["active"] = json!(activation.active);
-    v["license_active"] = json!(activation.active);
+    v["active"] = json!(a.activation.active);
+    v["license_active"] = json!(a.activation.active);
     v["license_enabled"] = json!(l.enabled);
-    v["device_id"] = json!(activation.id);
-    v["hardware_id"] = json!(activation.hardware_id);
-    if let Some(u) = user {
+    v["device_id"] = json!(a.activation.id);
+    v["hardware_id"] = json!(a.activation.hardware_id.as_str());
+    if let Some(u) = &a.user {
         v["user"] = user_json(u);
     }
-    v["license_signature"] = json!(license_signature(sig.signer, sig.hardware_id, sig.signature_id, validity.as_deref()));
+    v["license_signature"] = json!(license_signature(signer, a.activation.hardware_id.as_str(), &a.signature_id, validity.as_deref()));
     v
 }
 

@@ -1,21 +1,25 @@
 //! `GET /api/v4/sso_url` (SPEC §3.3): the hosted-login URL for a product's OAuth client and a customer account.
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
+use crate::encoding::component as encode;
+use crate::model::RedirectUri;
 use crate::oauth::discovery::AUTHORIZE_PATH;
+use crate::oauth::pkce;
+use crate::store::{Store, StoreError};
 
-/// RFC 3986 §2.3: everything but unreserved characters is percent-encoded (so spaces become `%20`, not `+`).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-pub fn encode(s: &str) -> String {
-    utf8_percent_encode(s, COMPONENT).to_string()
-}
-
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum SsoUrlError {
+    #[error("unknown product")]
+    UnknownProduct,
+    #[error("unknown customer account")]
+    UnknownCustomerAccount,
+    #[error("response_type must be code or token")]
     InvalidResponseType,
+    #[error("redirect_uri is not registered")]
     InvalidRedirectUri,
     /// A parameter with a bad value, named.
+    #[error("{0}: {1}")]
     InvalidParam(&'static str, &'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What the caller asked for, validated here.
@@ -34,13 +38,16 @@ pub struct SsoUrlRequest<'a> {
 /// The product's side of it.
 pub struct ProductClient<'a> {
     pub client_id: &'a str,
-    pub redirect_uris: &'a [String],
+    pub redirect_uris: &'a [RedirectUri],
     pub default_response_type: &'a str,
 }
 
-/// RFC 7636 §4.2: 43–128 characters of [A-Z a-z 0-9 - . _ ~].
-pub fn valid_pkce_value(v: &str) -> bool {
-    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+/// The URL for `product` (a short code of the caller's organization) and an existing customer account.
+pub async fn for_product(store: &Store, issuer: &str, organization_id: &str, product: &str, req: &SsoUrlRequest<'_>) -> Result<String, SsoUrlError> {
+    let p = store.find_product_by_code(organization_id, product).await?.ok_or(SsoUrlError::UnknownProduct)?;
+    store.find_customer_account_by_code(organization_id, req.customer_account_code).await?.ok_or(SsoUrlError::UnknownCustomerAccount)?;
+    let client = ProductClient { client_id: p.client_id.as_str(), redirect_uris: &p.redirect_uris, default_response_type: p.default_response_type.as_str() };
+    build(issuer, &client, req)
 }
 
 pub fn build(issuer: &str, product: &ProductClient<'_>, req: &SsoUrlRequest<'_>) -> Result<String, SsoUrlError> {
@@ -50,12 +57,12 @@ pub fn build(issuer: &str, product: &ProductClient<'_>, req: &SsoUrlRequest<'_>)
     }
     // Exact string match with a registered URI (RFC 9700 §4.1.3); default: the first registered one.
     let redirect_uri = match req.redirect_uri {
-        Some(r) => product.redirect_uris.iter().find(|u| u.as_str() == r).ok_or(SsoUrlError::InvalidRedirectUri)?,
-        None => product.redirect_uris.first().ok_or(SsoUrlError::InvalidRedirectUri)?,
+        Some(r) => product.redirect_uris.iter().find(|u| u.as_str() == r).ok_or(SsoUrlError::InvalidRedirectUri)?.as_str(),
+        None => product.redirect_uris.first().ok_or(SsoUrlError::InvalidRedirectUri)?.as_str(),
     };
     match (req.code_challenge, req.code_challenge_method) {
         (None, None) => {}
-        (Some(c), Some("S256")) if valid_pkce_value(c) => {}
+        (Some(c), Some("S256")) if pkce::valid_value(c) => {}
         (Some(_), Some("S256")) => return Err(SsoUrlError::InvalidParam("code_challenge", "must be 43-128 characters of A-Z a-z 0-9 - . _ ~")),
         (Some(_), _) | (None, Some(_)) => {
             return Err(SsoUrlError::InvalidParam("code_challenge_method", "code_challenge needs code_challenge_method=S256 (plain is refused)"))
@@ -89,13 +96,17 @@ pub fn build(issuer: &str, product: &ProductClient<'_>, req: &SsoUrlRequest<'_>)
 mod tests {
     use super::*;
 
-    fn product(uris: &[String]) -> ProductClient<'_> {
+    fn uris(v: &[&str]) -> Vec<RedirectUri> {
+        v.iter().map(|u| RedirectUri::new(*u)).collect()
+    }
+
+    fn product(uris: &[RedirectUri]) -> ProductClient<'_> {
         ProductClient { client_id: "cli", redirect_uris: uris, default_response_type: "code" }
     }
 
     #[test]
     fn builds_the_documented_url() {
-        let uris = vec!["http://127.0.0.1:5000/cb".to_string(), "app://x".to_string()];
+        let uris = uris(&["http://127.0.0.1:5000/cb", "app://x"]);
         let req = SsoUrlRequest { customer_account_code: "acme corp", state: Some("s 1"), ..Default::default() };
         let url = build("https://id.example", &product(&uris), &req).expect("url");
         assert_eq!(
@@ -109,14 +120,14 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        let uris = vec!["http://127.0.0.1:5000/cb".to_string()];
+        let uris = uris(&["http://127.0.0.1:5000/cb"]);
         let p = product(&uris);
         let bad_rt = SsoUrlRequest { customer_account_code: "a", response_type: Some("id_token"), ..Default::default() };
-        assert_eq!(build("https://i", &p, &bad_rt), Err(SsoUrlError::InvalidResponseType));
+        assert!(matches!(build("https://i", &p, &bad_rt), Err(SsoUrlError::InvalidResponseType)));
         let bad_uri = SsoUrlRequest { customer_account_code: "a", redirect_uri: Some("http://127.0.0.1:5000/cb/"), ..Default::default() };
-        assert_eq!(build("https://i", &p, &bad_uri), Err(SsoUrlError::InvalidRedirectUri));
+        assert!(matches!(build("https://i", &p, &bad_uri), Err(SsoUrlError::InvalidRedirectUri)));
         let plain = SsoUrlRequest { customer_account_code: "a", code_challenge: Some(&"a".repeat(43)), code_challenge_method: Some("plain"), ..Default::default() };
         assert!(matches!(build("https://i", &p, &plain), Err(SsoUrlError::InvalidParam("code_challenge_method", _))));
-        assert_eq!(build("https://i", &product(&[]), &SsoUrlRequest { customer_account_code: "a", ..Default::default() }), Err(SsoUrlError::InvalidRedirectUri));
+        assert!(matches!(build("https://i", &product(&[]), &SsoUrlRequest { customer_account_code: "a", ..Default::default() }), Err(SsoUrlError::InvalidRedirectUri)));
     }
 }

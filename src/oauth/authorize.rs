@@ -2,10 +2,14 @@
 //!
 //! The order matters: until the client and redirect_uri are known good, errors are shown to the user and never
 //! redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.1.3); after that, errors go back to the client.
-use crate::license::sso_url::valid_pkce_value;
-use crate::oauth::client::{GRANT_AUTHORIZATION_CODE, GRANT_IMPLICIT};
+use std::sync::Arc;
+
+use super::pkce::{self, ChallengeError};
+use super::scope::Scope;
+use super::session::ActiveSession;
+use super::tokens::Verifier;
+use crate::model::{CustomerAccount, Grant, OAuthClient};
 use crate::params::Params;
-use crate::store::entity::{customer_account, product};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +53,34 @@ impl ResponseType {
     }
 }
 
+/// OAuth 2.0 Multiple Response Types §5: the default response mode of a response type that returns anything from the
+/// authorization endpoint besides a code is the fragment; that holds for its errors too, and for response types
+/// keyway does not support (the hybrid `code id_token`): an RP that reads the fragment would not see a query.
+fn default_mode(raw_response_type: Option<&str>) -> ResponseMode {
+    let returns_tokens = raw_response_type.is_some_and(|rt| rt.split(' ').any(|p| p == "token" || p == "id_token"));
+    if returns_tokens {
+        ResponseMode::Fragment
+    } else {
+        ResponseMode::Query
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
     Query,
     Fragment,
     FormPost,
+}
+
+impl ResponseMode {
+    fn parse(s: &str) -> Option<ResponseMode> {
+        match s {
+            "query" => Some(ResponseMode::Query),
+            "fragment" => Some(ResponseMode::Fragment),
+            "form_post" => Some(ResponseMode::FormPost),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,39 +89,6 @@ pub enum Prompt {
     Default,
     None,
     Login,
-}
-
-pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];
-
-/// A space-delimited scope (RFC 6749 §3.3) of supported values, deduplicated, in a stable order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope(Vec<String>);
-
-impl Scope {
-    pub fn parse(s: &str) -> Result<Scope, String> {
-        let mut out: Vec<String> = Vec::new();
-        for part in s.split(' ').filter(|p| !p.is_empty()) {
-            if !SUPPORTED_SCOPES.contains(&part) {
-                return Err(format!("unsupported scope {part}"));
-            }
-            if !out.iter().any(|x| x == part) {
-                out.push(part.to_string());
-            }
-        }
-        Ok(Scope(out))
-    }
-
-    pub fn has(&self, s: &str) -> bool {
-        self.0.iter().any(|x| x == s)
-    }
-
-    pub fn is_subset_of(&self, other: &Scope) -> bool {
-        self.0.iter().all(|s| other.has(s))
-    }
-
-    pub fn as_string(&self) -> String {
-        self.0.join(" ")
-    }
 }
 
 /// Where an authorization response (success or error) goes once the client and redirect_uri are trusted.
@@ -122,7 +116,7 @@ impl From<StoreError> for AuthorizeError {
 
 #[derive(Debug, Clone)]
 pub struct AuthorizeRequest {
-    pub product: product::Model,
+    pub client: Arc<OAuthClient>,
     pub target: ResponseTarget,
     /// Whether the request named the redirect_uri (then the token request must repeat it, RFC 6749 §4.1.3).
     pub redirect_uri_given: bool,
@@ -134,141 +128,79 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
-    pub customer_account: Option<customer_account::Model>,
+    pub customer_account: Option<Arc<CustomerAccount>>,
     /// The request as received, carried through the login form so it can be validated again afterwards.
     pub raw: String,
 }
 
 const MAX_STATE: usize = 2048;
+const MAX_NONCE: usize = 512;
 
 /// Validates an authorization request given as `raw` (a query string or form body).
 pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, AuthorizeError> {
     let p = Params::parse(raw).map_err(|e| AuthorizeError::Fatal(e.0))?;
-    let client_id = p.get("client_id").ok_or_else(|| AuthorizeError::Fatal("client_id is missing".into()))?;
-    let product = store.find_product_by_client_id(client_id).await?.ok_or_else(|| AuthorizeError::Fatal("unknown client_id".into()))?;
-    let registered = product.redirect_uri_list();
-    let (redirect_uri, given) = match p.get("redirect_uri") {
-        // Exact string comparison (RFC 9700 §4.1.1): no prefix, no normalisation.
-        Some(r) if registered.iter().any(|u| u == r) => (r.to_string(), true),
-        Some(_) => return Err(AuthorizeError::Fatal("redirect_uri is not registered for this client".into())),
-        None if registered.len() == 1 => (registered[0].clone(), false),
-        None => return Err(AuthorizeError::Fatal("redirect_uri is missing".into())),
+    let (client, redirect_uri, given) = client_and_redirect(store, &p).await?;
+    // From here on errors are redirected; the mode depends on the response type.
+    let requested_mode = p.get("response_mode").map(|m| ResponseMode::parse(m).ok_or(()));
+    let mut target = ResponseTarget {
+        redirect_uri,
+        mode: requested_mode.and_then(Result::ok).unwrap_or_else(|| default_mode(p.get("response_type"))),
+        state: p.get("state").map(|s| s.chars().take(MAX_STATE).collect::<String>()),
     };
-
-    // From here on errors are redirected. Work out how first: the mode depends on the response type.
     let response_type = p.get("response_type").and_then(ResponseType::parse);
-    let requested_mode = match p.get("response_mode") {
-        None => Ok(None),
-        Some("query") => Ok(Some(ResponseMode::Query)),
-        Some("fragment") => Ok(Some(ResponseMode::Fragment)),
-        Some("form_post") => Ok(Some(ResponseMode::FormPost)),
-        Some(_) => Err(()),
-    };
-    let default_mode = match response_type {
-        Some(rt) if rt.is_implicit() => ResponseMode::Fragment,
-        _ => ResponseMode::Query,
-    };
-    let state = p.get("state").map(|s| s.chars().take(MAX_STATE).collect::<String>());
-    let mut target = ResponseTarget { redirect_uri, mode: requested_mode.ok().flatten().unwrap_or(default_mode), state };
     // Tokens must never travel in a query string (OAuth 2.0 Multiple Response Types §3.0).
-    if target.mode == ResponseMode::Query && response_type.is_some_and(|r| r.is_implicit()) {
+    if target.mode == ResponseMode::Query && response_type.is_some_and(ResponseType::is_implicit) {
         target.mode = ResponseMode::Fragment;
     }
-    let fail = |target: &ResponseTarget, error: &'static str, description: &str| AuthorizeError::Redirect {
-        target: target.clone(),
-        error,
-        description: description.to_string(),
-    };
+    let fail = |error: &'static str, description: &str| AuthorizeError::Redirect { target: target.clone(), error, description: description.to_string() };
 
     if p.get("state").is_some_and(|s| s.len() > MAX_STATE) {
-        return Err(fail(&target, "invalid_request", "state is too long"));
+        return Err(fail("invalid_request", "state is too long"));
     }
     if p.contains("request") {
-        return Err(fail(&target, "request_not_supported", "request objects are not supported"));
+        return Err(fail("request_not_supported", "request objects are not supported"));
     }
     if p.contains("request_uri") {
-        return Err(fail(&target, "request_uri_not_supported", "request_uri is not supported"));
+        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
     }
     let response_type = match (p.get("response_type"), response_type) {
-        (None, _) => return Err(fail(&target, "invalid_request", "response_type is missing")),
-        (Some(_), None) => return Err(fail(&target, "unsupported_response_type", "response_type must be code, token, id_token or id_token token")),
+        (None, _) => return Err(fail("invalid_request", "response_type is missing")),
+        (Some(_), None) => return Err(fail("unsupported_response_type", "response_type must be code, token, id_token or id_token token")),
         (_, Some(rt)) => rt,
     };
-    if requested_mode.is_err() {
-        return Err(fail(&target, "invalid_request", "response_mode must be query, fragment or form_post"));
+    if matches!(requested_mode, Some(Err(()))) {
+        return Err(fail("invalid_request", "response_mode must be query, fragment or form_post"));
     }
     if p.get("response_mode") == Some("query") && response_type.is_implicit() {
-        return Err(fail(&target, "invalid_request", "tokens are never returned in the query; use fragment or form_post"));
+        return Err(fail("invalid_request", "tokens are never returned in the query; use fragment or form_post"));
     }
-    let grants = product.allowed_grant_list();
-    let needed_grant = if response_type.is_implicit() { GRANT_IMPLICIT } else { GRANT_AUTHORIZATION_CODE };
-    if !grants.iter().any(|g| g == needed_grant) {
-        return Err(fail(&target, "unauthorized_client", "this client may not use this response_type"));
+    let needed = if response_type.is_implicit() { Grant::Implicit } else { Grant::AuthorizationCode };
+    if !client.allows(needed) {
+        return Err(fail("unauthorized_client", "this client may not use this response_type"));
     }
-    let scope = match p.get("scope") {
-        None => return Err(fail(&target, "invalid_scope", "scope is missing")),
-        Some(s) => Scope::parse(s).map_err(|e| fail(&target, "invalid_scope", &e))?,
-    };
+    let scope = Scope::parse(p.get("scope").ok_or_else(|| fail("invalid_scope", "scope is missing"))?).map_err(|e| fail("invalid_scope", &e))?;
     if !scope.has("openid") && matches!(response_type, ResponseType::IdToken | ResponseType::IdTokenToken) {
-        return Err(fail(&target, "invalid_scope", "this request needs the openid scope"));
+        return Err(fail("invalid_scope", "this request needs the openid scope"));
     }
     if scope.has("openid") && !given {
-        return Err(fail(&target, "invalid_request", "redirect_uri is required for OpenID Connect requests"));
+        return Err(fail("invalid_request", "redirect_uri is required for OpenID Connect requests"));
     }
     let nonce = p.get("nonce").map(str::to_string);
-    if nonce.as_ref().is_some_and(|n| n.len() > 512) {
-        return Err(fail(&target, "invalid_request", "nonce is too long"));
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
+        return Err(fail("invalid_request", "nonce is too long"));
     }
     if response_type.needs_nonce() && nonce.is_none() {
-        return Err(fail(&target, "invalid_request", "nonce is required for this response_type"));
+        return Err(fail("invalid_request", "nonce is required for this response_type"));
     }
-    let code_challenge = if response_type == ResponseType::Code {
-        match (p.get("code_challenge"), p.get("code_challenge_method")) {
-            (None, None) if product.is_public_client() => {
-                return Err(fail(&target, "invalid_request", "public clients must use PKCE (code_challenge with S256)"))
-            }
-            (None, None) => None,
-            (Some(c), Some("S256")) if valid_pkce_value(c) => Some(c.to_string()),
-            (Some(_), Some("S256")) => return Err(fail(&target, "invalid_request", "code_challenge is malformed")),
-            (Some(_), None) | (Some(_), Some("plain")) => {
-                return Err(fail(&target, "invalid_request", "code_challenge_method must be S256; plain is not supported"))
-            }
-            (_, Some(_)) => return Err(fail(&target, "invalid_request", "code_challenge_method must be S256 with a code_challenge")),
-        }
-    } else {
-        None
-    };
-    let prompt = match p.get("prompt") {
-        None => Prompt::Default,
-        Some(v) => {
-            let values: Vec<&str> = v.split(' ').filter(|x| !x.is_empty()).collect();
-            if values.iter().any(|x| !matches!(*x, "none" | "login" | "consent" | "select_account")) {
-                return Err(fail(&target, "invalid_request", "prompt must be none, login, consent or select_account"));
-            }
-            if values.contains(&"none") && values.len() > 1 {
-                return Err(fail(&target, "invalid_request", "prompt=none cannot be combined with other values"));
-            }
-            if values.contains(&"none") {
-                Prompt::None
-            } else if values.contains(&"login") || values.contains(&"select_account") {
-                Prompt::Login
-            } else {
-                Prompt::Default
-            }
-        }
-    };
+    let code_challenge = if response_type == ResponseType::Code { code_challenge(&p, &client).map_err(|d| fail("invalid_request", d))? } else { None };
+    let prompt = prompt(p.get("prompt")).map_err(|d| fail("invalid_request", d))?;
     let max_age = match p.get("max_age") {
         None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| fail(&target, "invalid_request", "max_age must be a non-negative integer"))?),
+        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer"))?),
     };
     let customer_account = match p.get("customer_account_code") {
         None => None,
-        Some(code) => Some(
-            store
-                .find_customer_account_by_code(&product.organization_id, code)
-                .await?
-                .ok_or_else(|| fail(&target, "invalid_request", "unknown customer_account_code"))?,
-        ),
+        Some(code) => Some(store.find_customer_account_by_code(&client.organization_id, code).await?.ok_or_else(|| fail("invalid_request", "unknown customer_account_code"))?),
     };
     Ok(AuthorizeRequest {
         target,
@@ -283,8 +215,76 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
         id_token_hint: p.get("id_token_hint").map(str::to_string),
         customer_account,
         raw: raw.to_string(),
-        product,
+        client,
     })
+}
+
+/// The client and the redirect_uri to answer at: errors here are never redirected.
+async fn client_and_redirect(store: &Store, p: &Params) -> Result<(Arc<OAuthClient>, String, bool), AuthorizeError> {
+    let client_id = p.get("client_id").ok_or_else(|| AuthorizeError::Fatal("client_id is missing".into()))?;
+    let client = store.find_client(client_id).await?.ok_or_else(|| AuthorizeError::Fatal("unknown client_id".into()))?;
+    if client.disabled {
+        return Err(AuthorizeError::Fatal("this application is disabled".into()));
+    }
+    let (redirect_uri, given) = match p.get("redirect_uri") {
+        // Exact string comparison (RFC 9700 §4.1.1): no prefix, no normalisation.
+        Some(r) if client.registered_redirect_uri(r).is_some() => (r.to_string(), true),
+        Some(_) => return Err(AuthorizeError::Fatal("redirect_uri is not registered for this client".into())),
+        None => match client.redirect_uris.as_slice() {
+            [only] => (only.to_string(), false),
+            _ => return Err(AuthorizeError::Fatal("redirect_uri is missing".into())),
+        },
+    };
+    Ok((client, redirect_uri, given))
+}
+
+/// RFC 7636: S256 only; public clients must use it (RFC 9700 §2.1.1).
+fn code_challenge(p: &Params, client: &OAuthClient) -> Result<Option<String>, &'static str> {
+    match pkce::parse_challenge(p.get("code_challenge"), p.get("code_challenge_method")) {
+        Ok(None) if client.is_public() => Err("public clients must use PKCE (code_challenge with S256)"),
+        Ok(c) => Ok(c),
+        Err(ChallengeError::Malformed) => Err("code_challenge is malformed"),
+        Err(ChallengeError::MethodNotS256) if p.get("code_challenge").is_some() => Err("code_challenge_method must be S256; plain is not supported"),
+        Err(ChallengeError::MethodNotS256) => Err("code_challenge_method must be S256 with a code_challenge"),
+    }
+}
+
+/// OIDC Core §3.1.2.1 `prompt`: `none` alone, or `login` / `select_account` (a fresh login); `consent` is accepted
+/// (there is no consent step).
+fn prompt(v: Option<&str>) -> Result<Prompt, &'static str> {
+    let Some(v) = v else { return Ok(Prompt::Default) };
+    let values: Vec<&str> = v.split(' ').filter(|x| !x.is_empty()).collect();
+    if values.iter().any(|x| !matches!(*x, "none" | "login" | "consent" | "select_account")) {
+        return Err("prompt must be none, login, consent or select_account");
+    }
+    if values.contains(&"none") {
+        return if values.len() > 1 { Err("prompt=none cannot be combined with other values") } else { Ok(Prompt::None) };
+    }
+    Ok(if values.contains(&"login") || values.contains(&"select_account") { Prompt::Login } else { Prompt::Default })
+}
+
+/// Whether an existing session may answer this request without a new login.
+pub fn session_usable(req: &AuthorizeRequest, s: &ActiveSession, verifier: &Verifier<'_>, now: i64) -> bool {
+    if req.prompt == Prompt::Login {
+        return false;
+    }
+    if req.customer_account.as_ref().is_some_and(|a| a.id != s.account.id) || s.account.organization_id != req.client.organization_id {
+        return false;
+    }
+    // OIDC Core §3.1.2.1: max_age=0 is prompt=login; otherwise re-authenticate once more than max_age has passed.
+    match req.max_age {
+        Some(0) => return false,
+        Some(m) if now - s.auth_time > m => return false,
+        _ => {}
+    }
+    if let Some(hint) = &req.id_token_hint {
+        // The hint may be expired (OIDC Core §3.1.2.1); it must be ours and name the session's user.
+        match verifier.id_token_hint(hint) {
+            Ok(c) if c.sub == s.user.id => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -292,14 +292,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn response_types_and_scopes() {
+    fn response_types_modes_and_prompts() {
         assert_eq!(ResponseType::parse("token id_token"), Some(ResponseType::IdTokenToken));
         assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
         assert_eq!(ResponseType::parse("code id_token"), None);
         assert_eq!(ResponseType::parse(""), None);
-        let s = Scope::parse("openid email openid").expect("scope");
-        assert_eq!(s.as_string(), "openid email");
-        assert!(Scope::parse("openid admin").is_err());
-        assert!(Scope::parse("openid").expect("s").is_subset_of(&s));
+        assert_eq!(default_mode(Some("code")), ResponseMode::Query);
+        assert_eq!(default_mode(Some("code id_token")), ResponseMode::Fragment, "hybrid errors go in the fragment");
+        assert_eq!(default_mode(Some("id_token")), ResponseMode::Fragment);
+        assert_eq!(default_mode(Some("bogus")), ResponseMode::Query);
+        assert_eq!(default_mode(None), ResponseMode::Query);
+        assert_eq!(prompt(None), Ok(Prompt::Default));
+        assert_eq!(prompt(Some("login consent")), Ok(Prompt::Login));
+        assert_eq!(prompt(Some("none")), Ok(Prompt::None));
+        assert!(prompt(Some("none login")).is_err());
+        assert!(prompt(Some("bogus")).is_err());
     }
 }

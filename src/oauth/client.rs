@@ -1,50 +1,64 @@
-//! Products are the OAuth clients (SPEC §2). Client secrets are generated with 256 random bits and stored as
-//! SHA-256: a fast hash is safe for a high-entropy secret and keeps the token endpoint cheap.
-use crate::crypto::secrets::{hash_token, secrets_equal};
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1, §3.2.1). Client
+//! secrets have 256 random bits and are stored as SHA-256: a fast hash is safe for a high-entropy secret and keeps
+//! the token endpoint cheap.
+use std::sync::Arc;
 
-pub fn hash_client_secret(secret: &str) -> String {
+use crate::crypto::secrets::{hash_token, secrets_equal, Secret};
+use crate::model::OAuthClient;
+use crate::store::{Store, StoreError};
+
+pub fn hash_secret(secret: &str) -> String {
     hash_token(secret)
 }
 
 /// Constant-time check of a presented secret against the stored hash.
-pub fn verify_client_secret(presented: &str, stored_hash: &str) -> bool {
+pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
     secrets_equal(hash_token(presented).as_bytes(), stored_hash.as_bytes())
 }
 
-pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
-pub const GRANT_IMPLICIT: &str = "implicit";
-pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
-pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
-pub const GRANT_TOKEN_EXCHANGE: &str = crate::oauth::discovery::TOKEN_EXCHANGE_GRANT;
-
-/// The grants a new confidential product gets unless told otherwise.
-pub fn default_grants(public: bool) -> Vec<String> {
-    let mut g = vec![GRANT_AUTHORIZATION_CODE, GRANT_IMPLICIT, GRANT_REFRESH_TOKEN];
-    if !public {
-        g.push(GRANT_CLIENT_CREDENTIALS);
-    }
-    g.into_iter().map(String::from).collect()
+/// How the client presented itself. The secret never shows in Debug output.
+#[derive(Debug)]
+pub enum ClientCredentials {
+    /// `Authorization: Basic` (client_secret_basic).
+    Basic { id: String, secret: Secret },
+    /// `client_id` + `client_secret` in the body (client_secret_post).
+    Post { id: String, secret: Secret },
+    /// Public client: `client_id` only (RFC 6749 §3.2.1; PKCE protects its codes).
+    None { id: String },
 }
 
-/// A redirect URI is registrable when it is absolute, has no fragment (RFC 6749 §3.1.2) and, over plain http, is
-/// a loopback address (RFC 8252 §7.3) — custom schemes for desktop apps are fine.
-pub fn valid_redirect_uri(uri: &str) -> Result<(), &'static str> {
-    let u = url::Url::parse(uri).map_err(|_| "not an absolute URI")?;
-    if u.fragment().is_some() {
-        return Err("must not contain a fragment");
-    }
-    if u.scheme() == "http" {
-        match u.host() {
-            Some(url::Host::Domain("localhost")) => {}
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => {}
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => {}
-            _ => return Err("plain http is allowed only for loopback addresses"),
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    /// Unknown client, wrong secret, a public client presenting a secret or the reverse, a disabled client.
+    #[error("client authentication failed")]
+    Invalid { basic: bool },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Authenticates the client: confidential clients prove their secret, public ones may only name themselves. Unknown
+/// clients cost the same hash as known ones, so timing does not reveal client ids.
+pub async fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Arc<OAuthClient>, ClientAuthError> {
+    let (id, secret, basic) = match creds {
+        ClientCredentials::Basic { id, secret } => (id, Some(secret), true),
+        ClientCredentials::Post { id, secret } => (id, Some(secret), false),
+        ClientCredentials::None { id } => (id, None, false),
+    };
+    let client = store.find_client(id).await?;
+    let stored = client.as_ref().and_then(|c| c.secret_hash.as_deref());
+    let ok = match (secret, stored) {
+        (Some(s), Some(h)) => verify_secret(s.expose(), h),
+        (Some(s), None) => {
+            let _ = secrets_equal(hash_token(s.expose()).as_bytes(), &[0u8; 64]);
+            false
         }
+        (None, None) => client.is_some(),
+        (None, Some(_)) => false,
+    };
+    match client {
+        Some(c) if ok && !c.disabled => Ok(c),
+        _ => Err(ClientAuthError::Invalid { basic }),
     }
-    if matches!(u.scheme(), "javascript" | "data" | "file" | "vbscript") {
-        return Err("scheme not allowed");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -52,16 +66,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_and_redirects() {
-        let h = hash_client_secret("s3cret");
-        assert!(verify_client_secret("s3cret", &h));
-        assert!(!verify_client_secret("s3cres", &h));
-        assert!(valid_redirect_uri("https://app.example/cb").is_ok());
-        assert!(valid_redirect_uri("http://127.0.0.1:9/cb").is_ok());
-        assert!(valid_redirect_uri("com.example.app:/oauth").is_ok());
-        assert!(valid_redirect_uri("http://evil.example/cb").is_err());
-        assert!(valid_redirect_uri("https://app.example/cb#x").is_err());
-        assert!(valid_redirect_uri("javascript:alert(1)").is_err());
-        assert!(valid_redirect_uri("/relative").is_err());
+    fn secrets_verify_and_debug_redacts() {
+        let h = hash_secret("s3cret");
+        assert!(verify_secret("s3cret", &h));
+        assert!(!verify_secret("s3cres", &h));
+        let creds = ClientCredentials::Basic { id: "c".into(), secret: Secret::new("hunter2") };
+        assert!(!format!("{creds:?}").contains("hunter2"));
     }
 }

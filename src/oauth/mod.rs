@@ -1,9 +1,19 @@
-//! OAuth 2.0 / OpenID Connect protocol logic, free of HTTP types.
+//! OAuth 2.0 / OpenID Connect protocol rules, free of HTTP types: they take `now` and the store, keys and settings
+//! they need.
 pub mod authorize;
+pub mod claims;
 pub mod client;
+pub mod code;
 pub mod discovery;
-pub mod grants;
-pub mod issue;
-pub mod login;
+pub mod exchange;
+pub mod introspection;
+pub mod logout;
+pub mod pkce;
+pub mod refresh;
+pub mod response;
+pub mod revocation;
+pub mod scope;
 pub mod session;
+pub mod token;
 pub mod tokens;
+pub mod userinfo;

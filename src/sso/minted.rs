@@ -3,10 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::{SsoError, KIND_MINTED};
+use crate::audit::{self, Actor};
 use crate::crypto::jwt::{self, Expect};
 use crate::crypto::secrets::hash_token;
-use crate::state::AppState;
-use crate::store::entity::{license_user, product};
+use crate::model::{LicenseUser, OAuthClient};
+use crate::oauth::tokens::{Signer, Verifier};
+use crate::store::audit::AuditEvent;
+use crate::store::one_time::NewOneTime;
+use crate::store::Store;
 
 pub const MINTED_TTL: i64 = 3600;
 
@@ -28,53 +32,60 @@ pub struct MintedClaims {
     pub customer_account_code: String,
 }
 
-/// Whether `from` declares `to` (by short code) among the products it may mint for.
-pub fn linked(from: &product::Model, to: &product::Model) -> bool {
-    from.organization_id == to.organization_id && from.linked_product_list().iter().any(|c| c == &to.short_code)
-}
-
 pub struct Minted {
     pub token: String,
     pub reference: String,
 }
 
-pub async fn mint(state: &AppState, from: &product::Model, target: &product::Model, user: &license_user::Model, account_code: &str, cii_no: &str, functionality: &str) -> Result<Minted, SsoError> {
-    if user.disabled {
+/// Who mints and for whom.
+pub struct MintFor<'a> {
+    pub from: &'a OAuthClient,
+    pub target: &'a OAuthClient,
+    pub user: &'a LicenseUser,
+    pub account_code: &'a str,
+    pub cii_no: &'a str,
+    pub functionality: &'a str,
+}
+
+pub async fn mint(store: &Store, signer: &Signer<'_>, m: &MintFor<'_>, now: i64) -> Result<Minted, SsoError> {
+    if m.user.disabled {
         return Err(SsoError::UserNotAllowed);
     }
-    let now = state.now();
     let jti = uuid::Uuid::new_v4().simple().to_string();
     let claims = MintedClaims {
-        iss: state.config.issuer.clone(),
-        aud: target.client_id.clone(),
-        sub: user.id.clone(),
+        iss: signer.issuer.to_string(),
+        aud: m.target.client_id.to_string(),
+        sub: m.user.id.clone(),
         jti: jti.clone(),
         iat: now,
         exp: now + MINTED_TTL,
-        CIINo: cii_no.to_string(),
-        LOBId: target.short_code.clone(),
-        Functionality: functionality.to_string(),
+        CIINo: m.cii_no.to_string(),
+        LOBId: m.target.short_code.clone(),
+        Functionality: m.functionality.to_string(),
         Date: crate::license::response::iso_millis(now).unwrap_or_default(),
-        email: user.email.clone(),
-        customer_account_code: account_code.to_string(),
+        email: m.user.email.clone(),
+        customer_account_code: m.account_code.to_string(),
     };
-    let token = jwt::sign(state.keys().signer(), "JWT", &claims).map_err(|e| SsoError::Invalid(e.to_string()))?;
-    state.store.insert_one_time(&hash_token(&jti), KIND_MINTED, &user.id, None, now + MINTED_TTL, now).await?;
-    crate::oauth::login::audit(state, "sso.minted.issue", &user.id, None, &format!("by {} for {}", from.client_id, target.client_id), now).await;
+    let token = jwt::sign(signer.keys.signer(), "JWT", &claims).map_err(|e| SsoError::Invalid(e.to_string()))?;
+    let hash = hash_token(&jti);
+    store.insert_one_time(&NewOneTime { token_hash: &hash, kind: KIND_MINTED, user_id: &m.user.id, payload: None, expires_at: now + MINTED_TTL }, now).await?;
+    let who = Actor::client(m.from.client_id.as_str());
+    let outcome = format!("success for {}", m.target.client_id);
+    audit::record(store, AuditEvent { actor: who.as_str(), action: "sso.minted.issue", subject: &m.user.id, client_ip: None, outcome: &outcome }, now).await;
     // A numeric reference like the document's `TokenRefNo`: issue time and a random suffix.
     let reference = format!("{now}{:06}", u32::from_str_radix(&jti[..5], 16).unwrap_or(0) % 1_000_000);
     Ok(Minted { token, reference })
 }
 
 /// The target product redeems a minted token once (signature, audience = itself, expiry, single use).
-pub async fn redeem(state: &AppState, caller: &product::Model, token: &str) -> Result<MintedClaims, SsoError> {
-    let expect = Expect { issuer: &state.config.issuer, audience: Some(&caller.client_id), typ: None, now: state.now() };
-    let claims: MintedClaims = jwt::verify(&state.keys(), token, &expect).map_err(|_| SsoError::Invalid("the token is invalid, expired or not for this product".into()))?;
-    let now = state.now();
-    if state.store.claim_one_time(&hash_token(&claims.jti), KIND_MINTED, now).await?.is_none() {
-        crate::oauth::login::audit(state, "sso.minted.redeem", &claims.sub, None, "failure: used or expired", now).await;
+pub async fn redeem(store: &Store, verifier: &Verifier<'_>, caller: &OAuthClient, token: &str, now: i64) -> Result<MintedClaims, SsoError> {
+    let expect = Expect { issuer: verifier.issuer, audience: Some(caller.client_id.as_str()), typ: None, now };
+    let claims: MintedClaims = jwt::verify(verifier.keys, token, &expect).map_err(|_| SsoError::Invalid("the token is invalid, expired or not for this product".into()))?;
+    let who = Actor::client(caller.client_id.as_str());
+    if store.claim_one_time(&hash_token(&claims.jti), KIND_MINTED, now).await?.is_none() {
+        audit::record(store, AuditEvent { actor: who.as_str(), action: "sso.minted.redeem", subject: &claims.sub, client_ip: None, outcome: "failure: used or expired" }, now).await;
         return Err(SsoError::Invalid("the token was already used".into()));
     }
-    crate::oauth::login::audit(state, "sso.minted.redeem", &claims.sub, None, &format!("success by {}", caller.client_id), now).await;
+    audit::record(store, AuditEvent { actor: who.as_str(), action: "sso.minted.redeem", subject: &claims.sub, client_ip: None, outcome: "success" }, now).await;
     Ok(claims)
 }

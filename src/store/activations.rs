@@ -1,205 +1,186 @@
 //! Licenses in use: activations and seats (SPEC §3.4). `licenses.times_activated` counts active devices; a seat is
-//! claimed by `UPDATE … SET times_activated = times_activated + 1 WHERE times_activated < max_activations`, checked
-//! by rows-affected, inside the transaction that records the activation — so the count never passes the limit,
-//! whatever the concurrency, and never disagrees with the activation rows.
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
-
-use super::entity::{activation, customer_account, license, license_assignment, license_user};
+//! claimed by `UPDATE … SET times_activated = times_activated + 1 WHERE times_activated < max_activations`, checked by
+//! rows-affected, inside the transaction that records the activation: the count never passes the limit, whatever the
+//! concurrency, and never disagrees with the activation rows.
+use super::audit::AuditEvent;
+use super::db::{params, Offset, Row, Tx};
+use super::licenses::{license, license_cols};
 use super::{Store, StoreError};
+use crate::model::{Activation, HardwareId, License, LicenseUser};
 
+macro_rules! activation_cols {
+    () => {
+        "a.id, a.license_id, a.license_user_id, a.hardware_id, a.active, a.device_info, a.activated_at, a.deactivated_at"
+    };
+    (bare) => {
+        "id, license_id, license_user_id, hardware_id, active, device_info, activated_at, deactivated_at"
+    };
+}
+
+fn activation(r: &dyn Row) -> Result<Activation, StoreError> {
+    Ok(Activation {
+        id: r.int(0)?,
+        license_id: r.int(1)?,
+        license_user_id: r.opt_text(2)?,
+        hardware_id: HardwareId::from_stored(r.text(3)?),
+        active: r.flag(4)?,
+        device_info: r.opt_text(5)?,
+        activated_at: r.int(6)?,
+        deactivated_at: r.opt_int(7)?,
+    })
+}
+
+/// A license with this device's activation row, if there is one (active or not).
+fn license_with_device(r: &dyn Row) -> Result<(License, Option<Activation>), StoreError> {
+    let license = license(r)?;
+    // 13 license columns, then the activation's (all NULL without a row).
+    let device = match r.opt_int(13)? {
+        Some(_) => Some(activation(&Offset(r, 13))?),
+        None => None,
+    };
+    Ok((license, device))
+}
+
+/// The outcome of [`Store::activate`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum ActivateOutcome {
-    /// A seat was taken for this device.
-    Activated(activation::Model),
+    /// A seat was taken for this device; the license with its new seat count.
+    Activated { license: License, activation: Activation },
     /// The device was already active on the license: nothing changed (idempotent).
-    AlreadyActive(activation::Model),
+    AlreadyActive { activation: Activation },
     /// No seat left.
     SeatsFull,
 }
 
-impl Store {
-    /// The licenses of `product_id` that `user` may use: assigned to them, or held by their customer account and
-    /// not restricted to particular users.
-    pub async fn licenses_for_user(&self, product_id: &str, user: &license_user::Model) -> Result<Vec<license::Model>, StoreError> {
-        let all = license::Entity::find()
-            .filter(license::Column::ProductId.eq(product_id))
-            .filter(license::Column::CustomerAccountId.eq(user.customer_account_id.as_str()))
-            .order_by_asc(license::Column::Id)
-            .all(&self.db)
-            .await?;
-        if all.iter().all(|l| !l.user_restricted) {
-            return Ok(all);
-        }
-        let assigned = self.assigned_license_ids(&user.id).await?;
-        Ok(all.into_iter().filter(|l| !l.user_restricted || assigned.contains(&l.id)).collect())
-    }
-
-    /// Ids of the licenses assigned to the user by name.
-    async fn assigned_license_ids(&self, user_id: &str) -> Result<Vec<i64>, StoreError> {
-        Ok(license_assignment::Entity::find()
-            .filter(license_assignment::Column::LicenseUserId.eq(user_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| a.license_id)
-            .collect())
-    }
-
-    /// Every license the user may use, across products (the portal).
-    pub async fn all_licenses_for_user(&self, user: &license_user::Model) -> Result<Vec<license::Model>, StoreError> {
-        let assigned = self.assigned_license_ids(&user.id).await?;
-        Ok(license::Entity::find()
-            .filter(license::Column::CustomerAccountId.eq(user.customer_account_id.as_str()))
-            .order_by_asc(license::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .filter(|l| !l.user_restricted || assigned.contains(&l.id))
-            .collect())
-    }
-
-    pub async fn find_activation(&self, license_id: i64, hardware_id: &str) -> Result<Option<activation::Model>, StoreError> {
-        Ok(activation::Entity::find()
-            .filter(activation::Column::LicenseId.eq(license_id))
-            .filter(activation::Column::HardwareId.eq(hardware_id))
-            .one(&self.db)
-            .await?)
-    }
-
-    pub async fn active_devices(&self, license_id: i64) -> Result<Vec<activation::Model>, StoreError> {
-        Ok(activation::Entity::find()
-            .filter(activation::Column::LicenseId.eq(license_id))
-            .filter(activation::Column::Active.eq(true))
-            .order_by_asc(activation::Column::ActivatedAt)
-            .all(&self.db)
-            .await?)
-    }
-
-    /// Activates `license_id` on `hardware_id`: idempotent for an active device, otherwise a seat is claimed and
-    /// the activation recorded in one transaction.
-    pub async fn activate(&self, license_id: i64, user_id: Option<&str>, hardware_id: &str, device_info: Option<String>, now: i64) -> Result<ActivateOutcome, StoreError> {
-        if let Some(a) = self.find_activation(license_id, hardware_id).await?.filter(|a| a.active) {
-            return Ok(ActivateOutcome::AlreadyActive(a));
-        }
-        let txn = self.db.begin().await?;
-        // The write comes first: PostgreSQL locks the license row, SQLite takes its write lock, so concurrent
-        // activations of one license queue here instead of racing.
-        let claimed = license::Entity::update_many()
-            .col_expr(license::Column::TimesActivated, Expr::col(license::Column::TimesActivated).add(1))
-            .filter(license::Column::Id.eq(license_id))
-            .filter(Expr::col(license::Column::TimesActivated).lt(Expr::col(license::Column::MaxActivations)))
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected != 1 {
-            txn.rollback().await?;
-            // Another request may have activated this very device meanwhile: that is still a success.
-            return Ok(match self.find_activation(license_id, hardware_id).await?.filter(|a| a.active) {
-                Some(a) => ActivateOutcome::AlreadyActive(a),
-                None => ActivateOutcome::SeatsFull,
-            });
-        }
-        let reactivated = activation::Entity::update_many()
-            .col_expr(activation::Column::Active, Expr::value(true))
-            .col_expr(activation::Column::ActivatedAt, Expr::value(now))
-            .col_expr(activation::Column::DeactivatedAt, Expr::value(Option::<i64>::None))
-            .col_expr(activation::Column::LicenseUserId, Expr::value(user_id.map(str::to_string)))
-            .col_expr(activation::Column::DeviceInfo, Expr::value(device_info.clone()))
-            .filter(activation::Column::LicenseId.eq(license_id))
-            .filter(activation::Column::HardwareId.eq(hardware_id))
-            .filter(activation::Column::Active.eq(false))
-            .exec(&txn)
-            .await?;
-        if reactivated.rows_affected == 0 {
-            let inserted = activation::ActiveModel {
-                license_id: Set(license_id),
-                license_user_id: Set(user_id.map(str::to_string)),
-                hardware_id: Set(hardware_id.to_string()),
-                active: Set(true),
-                device_info: Set(device_info),
-                activated_at: Set(now),
-                deactivated_at: Set(None),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await;
-            if let Err(e) = inserted {
-                txn.rollback().await?;
-                // The unique (license, hardware_id) index: a concurrent request activated this device first.
-                if let Some(a) = self.find_activation(license_id, hardware_id).await?.filter(|a| a.active) {
-                    return Ok(ActivateOutcome::AlreadyActive(a));
-                }
-                return Err(StoreError::Db(e));
-            }
-        }
-        txn.commit().await?;
-        let a = self.find_activation(license_id, hardware_id).await?.ok_or(StoreError::NotFound("activation"))?;
-        Ok(ActivateOutcome::Activated(a))
-    }
-
-    /// Frees the device's seat. False when the device was not active.
-    pub async fn deactivate(&self, license_id: i64, hardware_id: &str, now: i64) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
-        let res = activation::Entity::update_many()
-            .col_expr(activation::Column::Active, Expr::value(false))
-            .col_expr(activation::Column::DeactivatedAt, Expr::value(now))
-            .filter(activation::Column::LicenseId.eq(license_id))
-            .filter(activation::Column::HardwareId.eq(hardware_id))
-            .filter(activation::Column::Active.eq(true))
-            .exec(&txn)
-            .await?;
-        if res.rows_affected != 1 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        license::Entity::update_many()
-            .col_expr(license::Column::TimesActivated, Expr::col(license::Column::TimesActivated).sub(1))
-            .filter(license::Column::Id.eq(license_id))
-            .filter(license::Column::TimesActivated.gt(0))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(true)
-    }
-
-    pub async fn find_activation_by_id(&self, id: i64) -> Result<Option<activation::Model>, StoreError> {
-        Ok(activation::Entity::find_by_id(id).one(&self.db).await?)
-    }
-
-    async fn organization_account_ids(&self, organization_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(customer_account::Entity::find()
-            .filter(customer_account::Column::OrganizationId.eq(organization_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| a.id)
-            .collect())
-    }
-
-    /// The user with this external customer number (ABC's CIINo) in the organization.
-    pub async fn find_user_by_customer_no(&self, organization_id: &str, customer_no: &str) -> Result<Option<license_user::Model>, StoreError> {
-        let accounts = self.organization_account_ids(organization_id).await?;
-        if accounts.is_empty() {
-            return Ok(None);
-        }
-        Ok(license_user::Entity::find()
-            .filter(license_user::Column::ExternalCustomerNo.eq(customer_no))
-            .filter(license_user::Column::CustomerAccountId.is_in(accounts))
-            .one(&self.db)
-            .await?)
-    }
-
-    /// Users with this e-mail in any customer account of the organization (the SDKs identify SSO users by e-mail).
-    pub async fn find_users_by_email_in_org(&self, organization_id: &str, email: &str) -> Result<Vec<license_user::Model>, StoreError> {
-        let accounts = self.organization_account_ids(organization_id).await?;
-        if accounts.is_empty() {
-            return Ok(vec![]);
-        }
-        Ok(license_user::Entity::find()
-            .filter(license_user::Column::Email.eq(email.to_lowercase()))
-            .filter(license_user::Column::CustomerAccountId.is_in(accounts))
-            .all(&self.db)
-            .await?)
-    }
+/// What one device sends along with an activation.
+pub struct DeviceActivation<'a> {
+    pub license_id: i64,
+    pub user_id: Option<&'a str>,
+    pub hardware_id: &'a HardwareId,
+    pub device_info: Option<&'a str>,
 }
 
+async fn find_in(tx: &mut Tx, license_id: i64, hardware_id: &str) -> Result<Option<Activation>, StoreError> {
+    tx.fetch_optional(
+        concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.license_id = $1 AND a.hardware_id = $2"),
+        params![license_id, hardware_id],
+        activation,
+    )
+    .await
+}
+
+impl Store {
+    /// The licenses of `product_id` that `user` may use (see [`Store::licenses_for_user`]), each with its activation
+    /// on `hardware_id`: one query.
+    pub async fn licenses_on_device(&self, product_id: &str, user: &LicenseUser, hardware_id: &HardwareId) -> Result<Vec<(License, Option<Activation>)>, StoreError> {
+        self.db
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    license_cols!(),
+                    ", ",
+                    activation_cols!(),
+                    " FROM licenses l LEFT JOIN activations a ON a.license_id = l.id AND a.hardware_id = $1 \
+                     WHERE l.product_id = $2 AND l.customer_account_id = $3 AND (l.user_restricted = false OR EXISTS \
+                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $4)) ORDER BY l.id"
+                ),
+                params![hardware_id.as_str(), product_id, &user.customer_account_id, &user.id],
+                license_with_device,
+            )
+            .await
+    }
+
+    pub async fn find_activation(&self, license_id: i64, hardware_id: &str) -> Result<Option<Activation>, StoreError> {
+        self.db
+            .fetch_optional(
+                concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.license_id = $1 AND a.hardware_id = $2"),
+                params![license_id, hardware_id],
+                activation,
+            )
+            .await
+    }
+
+    pub async fn find_activation_by_id(&self, id: i64) -> Result<Option<Activation>, StoreError> {
+        self.db.fetch_optional(concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.id = $1"), params![id], activation).await
+    }
+
+    pub async fn active_devices(&self, license_id: i64) -> Result<Vec<Activation>, StoreError> {
+        self.db
+            .fetch_all(
+                concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.license_id = $1 AND a.active = true ORDER BY a.activated_at, a.id"),
+                params![license_id],
+                activation,
+            )
+            .await
+    }
+
+    /// Activates a license on a device: claims a seat and records (or revives) the activation in one transaction,
+    /// writing `audit` in it on success. The device already active is `AlreadyActive` and changes nothing.
+    pub async fn activate(&self, d: DeviceActivation<'_>, audit: AuditEvent<'_>, now: i64) -> Result<ActivateOutcome, StoreError> {
+        let hw = d.hardware_id.as_str();
+        let mut tx = self.db.begin().await?;
+        // The write comes first: PostgreSQL locks the license row, SQLite holds the write lock, so concurrent
+        // activations of one license queue here instead of racing. A device already active takes no second seat.
+        let claimed = tx
+            .fetch_optional(
+                concat!(
+                    "UPDATE licenses SET times_activated = times_activated + 1 WHERE id = $1 AND times_activated < max_activations \
+                     AND NOT EXISTS (SELECT 1 FROM activations WHERE license_id = $1 AND hardware_id = $2 AND active = true) RETURNING ",
+                    license_cols!(bare)
+                ),
+                params![d.license_id, hw],
+                license,
+            )
+            .await?;
+        let Some(license) = claimed else {
+            // No seat, or the device is active already (an earlier request, or a concurrent one that committed first).
+            return Ok(match find_in(&mut tx, d.license_id, hw).await?.filter(|a| a.active) {
+                Some(activation) => ActivateOutcome::AlreadyActive { activation },
+                None => ActivateOutcome::SeatsFull,
+            });
+        };
+        // One row per (license, device): a deactivated device is revived, a new one inserted. `WHERE active = false`
+        // makes a row activated concurrently (PostgreSQL, READ COMMITTED) a no-op that we detect and roll back.
+        let recorded = tx
+            .fetch_optional(
+                concat!(
+                    "INSERT INTO activations (license_id, license_user_id, hardware_id, active, device_info, activated_at, deactivated_at) \
+                     VALUES ($1, $2, $3, true, $4, $5, NULL) ON CONFLICT (license_id, hardware_id) DO UPDATE SET active = true, \
+                     license_user_id = excluded.license_user_id, device_info = excluded.device_info, activated_at = excluded.activated_at, \
+                     deactivated_at = NULL WHERE activations.active = false RETURNING ",
+                    activation_cols!(bare)
+                ),
+                params![d.license_id, d.user_id, hw, d.device_info, now],
+                activation,
+            )
+            .await?;
+        let Some(activation) = recorded else {
+            drop(tx);
+            return Ok(match self.find_activation(d.license_id, hw).await?.filter(|a| a.active) {
+                Some(activation) => ActivateOutcome::AlreadyActive { activation },
+                None => ActivateOutcome::SeatsFull,
+            });
+        };
+        super::audit::insert_in(&mut tx, &audit, now).await?;
+        tx.commit().await?;
+        Ok(ActivateOutcome::Activated { license, activation })
+    }
+
+    /// Frees the device's seat, with `audit` in the same transaction. False when the device was not active.
+    pub async fn deactivate(&self, license_id: i64, hardware_id: &str, audit: AuditEvent<'_>, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .execute(
+                "UPDATE activations SET active = false, deactivated_at = $1 WHERE license_id = $2 AND hardware_id = $3 AND active = true",
+                params![now, license_id, hardware_id],
+            )
+            .await?;
+        if n != 1 {
+            return Ok(false);
+        }
+        tx.execute("UPDATE licenses SET times_activated = times_activated - 1 WHERE id = $1 AND times_activated > 0", params![license_id]).await?;
+        super::audit::insert_in(&mut tx, &audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

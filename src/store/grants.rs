@@ -1,181 +1,298 @@
 //! Authorization codes, refresh tokens and revocation state (RFC 6749 §4.1.2, §10.4, §10.5; RFC 7009).
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
-
-use super::entity::{authorization_code, one_time_token, refresh_token, revoked_grant, revoked_token, session, used_id_token};
+use super::db::{params, Engine, Offset, Row, Tx};
+use super::users::{user, user_cols};
 use super::{Store, StoreError};
+use crate::model::LicenseUser;
 
-pub use authorization_code::Model as CodeRecord;
-pub use refresh_token::Model as RefreshRecord;
+pub const SWEEP_BATCH: i64 = 5000;
 
-pub const SWEEP_BATCH: u64 = 5000;
-
-/// Deletes expired rows of one table, `SWEEP_BATCH` at a time (by primary key, portable to SQLite and PostgreSQL),
-/// yielding between batches.
-macro_rules! sweep {
-    ($store:expr, $entity:ident, $pk:ident, $expiry:ident, $cutoff:expr) => {{
-        let mut total = 0u64;
-        loop {
-            let batch = sea_orm::sea_query::Query::select()
-                .column($entity::Column::$pk)
-                .from($entity::Entity)
-                .and_where($entity::Column::$expiry.lt($cutoff))
-                .limit(SWEEP_BATCH)
-                .to_owned();
-            let done = $entity::Entity::delete_many().filter($entity::Column::$pk.in_subquery(batch)).exec(&$store.db).await?.rows_affected;
-            total += done;
-            if done < SWEEP_BATCH {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        total
-    }};
+/// An authorization code as stored: only the hash of the code itself. The id doubles as the grant id: tokens
+/// issued from the code carry it, so that a replay can revoke them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub id: String,
+    pub code_hash: String,
+    pub product_id: String,
+    pub license_user_id: String,
+    pub session_id: Option<String>,
+    /// The redirect_uri the authorization request named, if it named one (RFC 6749 §4.1.3).
+    pub redirect_uri: Option<String>,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
 }
 
-/// Why a one-time credential could not be claimed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ClaimError {
-    /// Unknown, expired or revoked.
-    Invalid,
-    /// Already used: the caller must treat the whole grant as compromised (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
-    Replayed { grant_id: String },
+macro_rules! code_cols {
+    () => {
+        "id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at, \
+         consumed_at, revoked_at, created_at"
+    };
+    (c) => {
+        "c.id, c.code_hash, c.product_id, c.license_user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, \
+         c.auth_time, c.expires_at, c.consumed_at, c.revoked_at, c.created_at"
+    };
 }
+const CODE_COLUMNS: usize = 14;
+
+fn code(r: &dyn Row) -> Result<CodeRecord, StoreError> {
+    Ok(CodeRecord {
+        id: r.text(0)?,
+        code_hash: r.text(1)?,
+        product_id: r.text(2)?,
+        license_user_id: r.text(3)?,
+        session_id: r.opt_text(4)?,
+        redirect_uri: r.opt_text(5)?,
+        scope: r.text(6)?,
+        nonce: r.opt_text(7)?,
+        code_challenge: r.opt_text(8)?,
+        auth_time: r.int(9)?,
+        expires_at: r.int(10)?,
+        consumed_at: r.opt_int(11)?,
+        revoked_at: r.opt_int(12)?,
+        created_at: r.int(13)?,
+    })
+}
+
+/// A refresh token as stored (hash only). `grant_revoked` is read along with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub grant_id: String,
+    pub product_id: String,
+    pub license_user_id: String,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+fn refresh(r: &dyn Row) -> Result<(RefreshRecord, bool), StoreError> {
+    let rec = RefreshRecord {
+        id: r.text(0)?,
+        token_hash: r.text(1)?,
+        grant_id: r.text(2)?,
+        product_id: r.text(3)?,
+        license_user_id: r.text(4)?,
+        session_id: r.opt_text(5)?,
+        scope: r.text(6)?,
+        auth_time: r.int(7)?,
+        expires_at: r.int(8)?,
+        rotated_at: r.opt_int(9)?,
+        revoked_at: r.opt_int(10)?,
+        created_at: r.int(11)?,
+    };
+    Ok((rec, r.flag(12)?))
+}
+
+const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, token_hash, grant_id, product_id, license_user_id, session_id, scope, auth_time, \
+                              expires_at, rotated_at, revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10)";
+
+async fn insert_refresh(tx: &mut Tx, r: &RefreshRecord) -> Result<(), StoreError> {
+    tx.execute(
+        INSERT_REFRESH,
+        params![&r.id, &r.token_hash, &r.grant_id, &r.product_id, &r.license_user_id, &r.session_id, &r.scope, r.auth_time, r.expires_at, r.created_at],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// What a code redemption presents (RFC 6749 §4.1.3, RFC 7636 §4.6). The claim succeeds only when all of it holds.
+pub struct CodeClaim<'a> {
+    pub code_hash: &'a str,
+    pub product_id: &'a str,
+    /// The redirect_uri of the token request, if it has one.
+    pub redirect_uri: Option<&'a str>,
+    /// Accept an absent redirect_uri even when the authorization request named one: the HMAC-authenticated License
+    /// API stands in for the token endpoint's redirect_uri rule (licensespring-contract.md).
+    pub redirect_uri_optional: bool,
+    /// S256 of the presented code_verifier, if one was sent.
+    pub verifier_s256: Option<&'a str>,
+}
+
+/// The outcome of [`Store::claim_code`].
+#[derive(Debug)]
+pub enum CodeClaimed {
+    /// This caller won the code: it is consumed now. The user it was issued for comes with it (None if deleted).
+    Won { code: Box<CodeRecord>, user: Option<Box<LicenseUser>> },
+    /// Not claimed: unknown, or a condition failed; the caller reads the record to say why.
+    Lost,
+}
+
+/// Builds the refresh token to store with a won code (in the claim's transaction), if one is to be issued.
+pub type RefreshFor<'a> = &'a (dyn Fn(&CodeRecord) -> Option<RefreshRecord> + Sync);
+
+const CLAIM_CONDITIONS: &str = "code_hash = $2 AND product_id = $3 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
+     AND (redirect_uri IS NULL OR redirect_uri = $4 OR $5) AND ((code_challenge IS NULL AND $6 IS NULL) OR code_challenge = $6)";
 
 impl Store {
-    pub async fn insert_code(&self, c: CodeRecord) -> Result<(), StoreError> {
-        authorization_code::ActiveModel::from(c).insert(&self.db).await?;
-        Ok(())
+    pub async fn insert_code(&self, c: &CodeRecord) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO authorization_codes (id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce, \
+                 code_challenge, auth_time, expires_at, consumed_at, revoked_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                params![
+                    &c.id,
+                    &c.code_hash,
+                    &c.product_id,
+                    &c.license_user_id,
+                    &c.session_id,
+                    &c.redirect_uri,
+                    &c.scope,
+                    &c.nonce,
+                    &c.code_challenge,
+                    c.auth_time,
+                    c.expires_at,
+                    c.consumed_at,
+                    c.revoked_at,
+                    c.created_at
+                ],
+            )
+            .await
+            .map(|_| ())
     }
 
     pub async fn find_code(&self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
-        Ok(authorization_code::Entity::find()
-            .filter(authorization_code::Column::CodeHash.eq(code_hash))
-            .one(&self.db)
-            .await?)
+        self.db.fetch_optional(concat!("SELECT ", code_cols!(), " FROM authorization_codes WHERE code_hash = $1"), params![code_hash], code).await
     }
 
-    /// Marks the code used. Exactly one caller gets `Ok` for a given code; later callers get `Replayed` and the
-    /// grant is revoked, which revokes every token issued from the code.
-    pub async fn claim_code(&self, code: &CodeRecord, now: i64) -> Result<(), ClaimError> {
-        let res = authorization_code::Entity::update_many()
-            .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
-            .filter(authorization_code::Column::Id.eq(code.id.as_str()))
-            .filter(authorization_code::Column::ConsumedAt.is_null())
-            .filter(authorization_code::Column::RevokedAt.is_null())
-            .filter(authorization_code::Column::ExpiresAt.gt(now))
-            .exec(&self.db)
-            .await;
-        match res {
-            Ok(r) if r.rows_affected == 1 => Ok(()),
-            Ok(_) if code.expires_at <= now => Err(ClaimError::Invalid),
-            Ok(_) => Err(ClaimError::Replayed { grant_id: code.id.clone() }),
-            Err(e) => {
-                tracing::error!(error = %e, "claiming an authorization code failed");
-                Err(ClaimError::Invalid)
+    /// Marks the code used if every condition of `claim` holds. Exactly one caller wins a code. The refresh token
+    /// that `refresh_for` builds is stored in the same transaction, so a failed insert does not burn the code.
+    pub async fn claim_code(&self, claim: &CodeClaim<'_>, refresh_for: Option<RefreshFor<'_>>, now: i64) -> Result<CodeClaimed, StoreError> {
+        let lenient = claim.redirect_uri.is_none() && claim.redirect_uri_optional;
+        let p = params![now, claim.code_hash, claim.product_id, claim.redirect_uri, lenient, claim.verifier_s256];
+        let mut tx = self.db.begin().await?;
+        let won: Option<(CodeRecord, Option<LicenseUser>)> = match self.db.engine() {
+            // One round trip: the claim and the user it was for.
+            Engine::Postgres => {
+                tx.fetch_optional(
+                    &format!(
+                        "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}) \
+                         SELECT {}, {} FROM c LEFT JOIN license_users u ON u.id = c.license_user_id",
+                        code_cols!(),
+                        code_cols!(c),
+                        user_cols!()
+                    ),
+                    p,
+                    |r| {
+                        let c = code(r)?;
+                        let u = match r.opt_text(CODE_COLUMNS)? {
+                            Some(_) => Some(user(&Offset(r, CODE_COLUMNS))?),
+                            None => None,
+                        };
+                        Ok((c, u))
+                    },
+                )
+                .await?
             }
+            Engine::Sqlite => {
+                let c = tx
+                    .fetch_optional(&format!("UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}", code_cols!()), p, code)
+                    .await?;
+                match c {
+                    Some(c) => {
+                        let u = tx.fetch_optional(concat!("SELECT ", user_cols!(), " FROM license_users u WHERE u.id = $1"), params![&c.license_user_id], user).await?;
+                        Some((c, u))
+                    }
+                    None => None,
+                }
+            }
+        };
+        let Some((code, user)) = won else { return Ok(CodeClaimed::Lost) };
+        if let Some(r) = refresh_for.and_then(|f| f(&code)) {
+            insert_refresh(&mut tx, &r).await?;
         }
+        tx.commit().await?;
+        Ok(CodeClaimed::Won { code: Box::new(code), user: user.map(Box::new) })
     }
 
     /// Revokes a grant: the code can no longer be used, its refresh tokens die, and access tokens carrying its id
     /// fail introspection and userinfo. One transaction; idempotent.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        revoked_grant::Entity::insert(revoked_grant::ActiveModel { grant_id: Set(grant_id.to_string()), revoked_at: Set(now) })
-            .on_conflict(OnConflict::column(revoked_grant::Column::GrantId).do_nothing().to_owned())
-            .exec_without_returning(&txn)
-            .await?;
-        authorization_code::Entity::update_many()
-            .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
-            .filter(authorization_code::Column::Id.eq(grant_id))
-            .filter(authorization_code::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_token::Column::GrantId.eq(grant_id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        let mut tx = self.db.begin().await?;
+        tx.execute("INSERT INTO revoked_grants (grant_id, revoked_at) VALUES ($1, $2) ON CONFLICT (grant_id) DO NOTHING", params![grant_id, now]).await?;
+        tx.execute("UPDATE authorization_codes SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", params![now, grant_id]).await?;
+        tx.execute("UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL", params![now, grant_id]).await?;
+        tx.commit().await
     }
 
     pub async fn is_grant_revoked(&self, grant_id: &str) -> Result<bool, StoreError> {
-        Ok(revoked_grant::Entity::find_by_id(grant_id.to_string()).one(&self.db).await?.is_some())
+        Ok(self.db.fetch_optional("SELECT 1 FROM revoked_grants WHERE grant_id = $1", params![grant_id], |r| r.int32(0)).await?.is_some())
     }
 
-    pub async fn insert_refresh_token(&self, r: RefreshRecord) -> Result<(), StoreError> {
-        refresh_token::ActiveModel::from(r).insert(&self.db).await?;
-        Ok(())
+    /// Whether an access token was revoked on its own (its `jti`, RFC 7009) or with its grant: one query.
+    pub async fn is_access_token_revoked(&self, jti: &str, grant_id: Option<&str>) -> Result<bool, StoreError> {
+        let found = self
+            .db
+            .fetch_optional(
+                "SELECT 1 FROM revoked_tokens WHERE jti = $1 UNION ALL SELECT 1 FROM revoked_grants WHERE grant_id = $2 LIMIT 1",
+                params![jti, grant_id],
+                |r| r.int32(0),
+            )
+            .await?;
+        Ok(found.is_some())
     }
 
-    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
-        Ok(refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(token_hash)).one(&self.db).await?)
+    pub async fn insert_refresh_token(&self, r: &RefreshRecord) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        insert_refresh(&mut tx, r).await?;
+        tx.commit().await
     }
 
-    /// Rotation (RFC 9700 §4.14.2): retires `old` and stores `new` in one transaction. Exactly one caller rotates
-    /// a given token; a second use is `Replayed` and the caller revokes the family.
-    pub async fn rotate_refresh_token(&self, old: &RefreshRecord, new: RefreshRecord, now: i64) -> Result<(), ClaimError> {
-        let run = async {
-            let txn = self.db.begin().await?;
-            let res = refresh_token::Entity::update_many()
-                .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-                .filter(refresh_token::Column::Id.eq(old.id.as_str()))
-                .filter(refresh_token::Column::RotatedAt.is_null())
-                .filter(refresh_token::Column::RevokedAt.is_null())
-                .filter(refresh_token::Column::ExpiresAt.gt(now))
-                .exec(&txn)
-                .await?;
-            if res.rows_affected != 1 {
-                txn.rollback().await?;
-                return Ok::<bool, sea_orm::DbErr>(false);
-            }
-            refresh_token::ActiveModel::from(new).insert(&txn).await?;
-            txn.commit().await?;
-            Ok(true)
-        };
-        match run.await {
-            Ok(true) => Ok(()),
-            Ok(false) if old.expires_at <= now || old.revoked_at.is_some() => Err(ClaimError::Invalid),
-            Ok(false) => Err(ClaimError::Replayed { grant_id: old.grant_id.clone() }),
-            Err(e) => {
-                tracing::error!(error = %e, "rotating a refresh token failed");
-                Err(ClaimError::Invalid)
-            }
+    /// A refresh token by hash, and whether its grant was revoked.
+    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<(RefreshRecord, bool)>, StoreError> {
+        self.db
+            .fetch_optional(
+                "SELECT r.id, r.token_hash, r.grant_id, r.product_id, r.license_user_id, r.session_id, r.scope, r.auth_time, r.expires_at, \
+                 r.rotated_at, r.revoked_at, r.created_at, (g.grant_id IS NOT NULL) FROM refresh_tokens r \
+                 LEFT JOIN revoked_grants g ON g.grant_id = r.grant_id WHERE r.token_hash = $1",
+                params![token_hash],
+                refresh,
+            )
+            .await
+    }
+
+    /// Rotation (RFC 9700 §4.14.2): retires `old` and stores `new` in one transaction. True for exactly one caller
+    /// per token; false when it was rotated, revoked or expired meanwhile (the caller reads it again to say why).
+    pub async fn rotate_refresh_token(&self, old: &RefreshRecord, new: &RefreshRecord, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .execute(
+                "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+                params![now, &old.id],
+            )
+            .await?;
+        if n != 1 {
+            return Ok(false);
         }
-    }
-
-    /// RFC 7009: revoking a refresh token revokes its whole grant (§2.1 "SHOULD also invalidate all access tokens").
-    pub async fn revoke_refresh_token(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
-        match self.find_refresh_token(token_hash).await? {
-            Some(r) => {
-                self.revoke_grant(&r.grant_id, now).await?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        insert_refresh(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        revoked_token::Entity::insert(revoked_token::ActiveModel { jti: Set(jti.to_string()), expires_at: Set(expires_at) })
-            .on_conflict(OnConflict::column(revoked_token::Column::Jti).do_nothing().to_owned())
-            .exec_without_returning(&self.db)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        Ok(revoked_token::Entity::find_by_id(jti.to_string()).one(&self.db).await?.is_some())
+        self.db
+            .execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", params![jti, expires_at])
+            .await
+            .map(|_| ())
     }
 
     /// Records the one use of an id_token for license activation (SPEC §3.4). False when it was used before.
     pub async fn claim_id_token(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
-        let res = used_id_token::Entity::insert(used_id_token::ActiveModel { jti: Set(jti.to_string()), expires_at: Set(expires_at) })
-            .on_conflict(OnConflict::column(used_id_token::Column::Jti).do_nothing().to_owned())
-            .exec_without_returning(&self.db)
+        let n = self
+            .db
+            .execute("INSERT INTO used_id_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", params![jti, expires_at])
             .await?;
-        Ok(res == 1)
+        Ok(n == 1)
     }
 
     /// Background sweep: drops rows that can no longer matter. Codes are kept a while past expiry so that a late
@@ -183,12 +300,24 @@ impl Store {
     pub async fn sweep_expired(&self, now: i64) -> Result<u64, StoreError> {
         let grace = 3600;
         let mut n = 0;
-        n += sweep!(self, authorization_code, Id, ExpiresAt, now - grace);
-        n += sweep!(self, refresh_token, Id, ExpiresAt, now - grace);
-        n += sweep!(self, revoked_token, Jti, ExpiresAt, now);
-        n += sweep!(self, used_id_token, Jti, ExpiresAt, now);
-        n += sweep!(self, session, IdHash, ExpiresAt, now);
-        n += sweep!(self, one_time_token, TokenHash, ExpiresAt, now - grace);
+        for (sql, cutoff) in [
+            ("DELETE FROM authorization_codes WHERE id IN (SELECT id FROM authorization_codes WHERE expires_at < $1 LIMIT $2)", now - grace),
+            ("DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)", now - grace),
+            ("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < $1 LIMIT $2)", now),
+            ("DELETE FROM used_id_tokens WHERE jti IN (SELECT jti FROM used_id_tokens WHERE expires_at < $1 LIMIT $2)", now),
+            ("DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)", now),
+            ("DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE expires_at < $1 LIMIT $2)", now - grace),
+            ("DELETE FROM login_throttles WHERE key IN (SELECT key FROM login_throttles WHERE expires_at < $1 LIMIT $2)", now),
+        ] {
+            loop {
+                let done = self.db.execute(sql, params![cutoff, SWEEP_BATCH]).await?;
+                n += done;
+                if done < SWEEP_BATCH as u64 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
         Ok(n)
     }
 }

@@ -1,111 +1,170 @@
-//! Storage: sea-orm entities and every query. Nothing outside this module touches the database.
+//! Storage: every query, split by aggregate. Nothing outside this module touches the database.
 //!
-//! One-time things (codes, refresh tokens, nonces, seats) are claimed with a single conditional UPDATE checked by
-//! rows-affected, so under concurrency exactly one caller wins on SQLite and PostgreSQL alike. Transactions that
-//! write start with their write, so SQLite takes its write lock up front (and waits for it) instead of failing to
-//! upgrade a read lock.
+//! One-time things (codes, refresh tokens, nonces, seats, login attempts) are claimed with a single conditional
+//! UPDATE checked by rows-affected, so under concurrency exactly one caller wins on SQLite and PostgreSQL alike.
+//! Multi-step writes run in one transaction inside the store method that needs them.
+pub mod accounts;
 pub mod activations;
-pub mod admin;
 pub mod audit;
 pub mod cache;
-pub mod entity;
+pub mod clients;
+pub(crate) mod db;
 pub mod grants;
+pub mod licenses;
 pub mod one_time;
+pub mod orgs;
 pub mod sessions;
+pub(crate) mod sqlite;
+pub mod throttle;
+pub mod users;
 
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+pub use db::Engine;
+use db::Db;
+
+use crate::model::{CustomerAccount, OAuthClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Db(#[from] DbErr),
+    /// The database cannot serve now (unreachable, shutting down, locked past the timeout, out of disk): a 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A row that does not decode: a bug or a hand-edited database.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Any other database error (a bug in a statement, a constraint other than uniqueness).
+    #[error("{0}")]
+    Db(String),
 }
 
 impl StoreError {
-    /// Maps a unique-constraint violation to `Conflict(what)`.
-    pub(crate) fn unique(e: DbErr, what: &'static str) -> StoreError {
-        let msg = e.to_string().to_ascii_lowercase();
-        if msg.contains("unique") || msg.contains("duplicate key") {
-            StoreError::Conflict(what)
-        } else {
-            StoreError::Db(e)
+    /// Names the record of a uniqueness conflict.
+    pub(crate) fn conflict_as(self, what: &'static str) -> StoreError {
+        match self {
+            StoreError::Conflict(_) => StoreError::Conflict(what),
+            other => other,
         }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) db: DatabaseConnection,
-    /// Products by client_id: read on every authorize, login and token request.
-    pub(crate) clients: cache::TtlCache<entity::product::Model>,
-    /// Customer accounts by id and by (organization, code): read on every login page, sign-in, session load,
-    /// code redemption, refresh and sso_url.
-    pub(crate) accounts: cache::TtlCache<entity::customer_account::Model>,
+    pub(crate) db: Db,
+    /// Products by client_id, by id and by (organization, short code): read on every authorize, login, token and
+    /// License API request.
+    pub(crate) clients: cache::TtlCache<Arc<OAuthClient>>,
+    /// Customer accounts by id and by (organization, code).
+    pub(crate) accounts: cache::TtlCache<Arc<CustomerAccount>>,
 }
 
+/// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Store {
-    /// Connects; for SQLite the file and its directory are created, WAL mode and a busy timeout set.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        let mut url = url.to_string();
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            let file = path.split('?').next().unwrap_or("");
-            if !file.is_empty() && file != ":memory:" {
-                if let Some(parent) = std::path::Path::new(file).parent() {
-                    if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(DbErr::Custom(format!("creating {}: {e}", parent.display()))))?;
-                    }
-                }
-            }
-            if !url.contains("mode=") {
-                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
-            }
-        }
-        let mut opts = ConnectOptions::new(url);
-        opts.max_connections(max_connections)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30))
-            .sqlx_logging(false);
-        opts.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true)
-                // With WAL every commit by another connection invalidates this connection's page cache, and the
-                // pages come back through pread(2); mapped, they are memory reads (https://sqlite.org/mmap.html).
-                .pragma("mmap_size", "268435456")
-        });
-        let db = Database::connect(opts).await?;
-        Ok(Store { db, clients: Default::default(), accounts: Default::default() })
+    /// Connects and applies the migrations. SQLite: the file and its directory are created; PostgreSQL: the server
+    /// must answer within a few seconds, and the error names host and cause.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        // Connecting first creates the SQLite file and fails fast on an unreachable PostgreSQL.
+        let store = Self::connect(url, max_connections).await?;
+        migration::run(url).await.map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))))?;
+        Ok(store)
     }
 
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
-        Ok(())
+    /// Connects without migrating (the schema must be current).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let db = if let Some(path) = sqlite_path(url) {
+            let path = path.to_string();
+            Db::Sqlite(Arc::new(tokio::task::spawn_blocking(move || sqlite::Pool::open(std::path::Path::new(&path))).await.map_err(|e| StoreError::Db(e.to_string()))??))
+        } else {
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| StoreError::Unavailable(format!("database_url {}: {e}", redact_url(url))))?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(max_connections)
+                .min_connections(0)
+                .acquire_timeout(PG_CONNECT_TIMEOUT)
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("connecting to {}: {e}", redact_url(url))))?;
+            Db::Postgres(pool)
+        };
+        Ok(Store { db, clients: Default::default(), accounts: Default::default() })
     }
 
     /// `/readyz`: one round trip.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let backend = self.db.get_database_backend();
-        self.db.execute(Statement::from_string(backend, "SELECT 1")).await?;
-        Ok(())
+        self.db.fetch_optional("SELECT 1", &[], |r| r.int32(0)).await.map(|_| ())
     }
 
-    pub fn backend(&self) -> DbBackend {
-        self.db.get_database_backend()
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
     }
 
-    pub async fn close(self) -> Result<(), StoreError> {
-        self.db.close().await?;
-        Ok(())
+    /// Background maintenance for SQLite: copy the WAL into the database file, off the request path.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        match &self.db {
+            db::Db::Sqlite(pool) => {
+                let pool = pool.clone();
+                tokio::task::spawn_blocking(move || pool.checkpoint()).await.map_err(|e| StoreError::Db(e.to_string()))?
+            }
+            db::Db::Postgres(_) => Ok(()),
+        }
+    }
+
+    pub async fn close(self) {
+        if let Db::Postgres(pool) = self.db {
+            pool.close().await;
+        }
+    }
+
+    /// Forgets cached products and accounts (after a change made through this process).
+    pub fn clear_caches(&self) {
+        self.clients.clear();
+        self.accounts.clear();
+    }
+}
+
+/// The file of a `sqlite:` URL (`sqlite://data/keyway.db`, `sqlite:data.db`, query options ignored).
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
+/// Database URLs may carry a password: never print it.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A new random primary key.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_and_redaction() {
+        assert_eq!(sqlite_path("sqlite://data/keyway.db"), Some("data/keyway.db"));
+        assert_eq!(sqlite_path("sqlite:x.db?mode=rwc"), Some("x.db"));
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://data/keyway.db"), "sqlite://data/keyway.db");
     }
 }

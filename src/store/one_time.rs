@@ -1,42 +1,60 @@
 //! One-time login credentials minted by trusted backends (SPEC §6): Tyk-style nonces, SendGrid-style 303 codes,
 //! minted SSO token ids. Stored hashed; claimed by one conditional UPDATE, so exactly one redemption wins.
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-
-use super::entity::one_time_token;
+use super::db::{params, Row};
 use super::{Store, StoreError};
 
-pub use one_time_token::Model as OneTimeRecord;
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeRecord {
+    pub token_hash: String,
+    pub kind: String,
+    pub license_user_id: String,
+    pub payload: Option<String>,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    pub created_at: i64,
+}
+
+fn record(r: &dyn Row) -> Result<OneTimeRecord, StoreError> {
+    Ok(OneTimeRecord {
+        token_hash: r.text(0)?,
+        kind: r.text(1)?,
+        license_user_id: r.text(2)?,
+        payload: r.opt_text(3)?,
+        expires_at: r.int(4)?,
+        consumed_at: r.opt_int(5)?,
+        created_at: r.int(6)?,
+    })
+}
+
+pub struct NewOneTime<'a> {
+    pub token_hash: &'a str,
+    pub kind: &'a str,
+    pub user_id: &'a str,
+    pub payload: Option<&'a str>,
+    pub expires_at: i64,
+}
 
 impl Store {
-    pub async fn insert_one_time(&self, token_hash: &str, kind: &str, user_id: &str, payload: Option<String>, expires_at: i64, now: i64) -> Result<(), StoreError> {
-        one_time_token::ActiveModel {
-            token_hash: Set(token_hash.to_string()),
-            kind: Set(kind.to_string()),
-            license_user_id: Set(user_id.to_string()),
-            payload: Set(payload),
-            expires_at: Set(expires_at),
-            consumed_at: Set(None),
-            created_at: Set(now),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(())
+    pub async fn insert_one_time(&self, t: &NewOneTime<'_>, now: i64) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO one_time_tokens (token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+                params![t.token_hash, t.kind, t.user_id, t.payload, t.expires_at, now],
+            )
+            .await
+            .map(|_| ())
     }
 
     /// Claims the credential: Some(record) for exactly one caller while it is unexpired and unused.
     pub async fn claim_one_time(&self, token_hash: &str, kind: &str, now: i64) -> Result<Option<OneTimeRecord>, StoreError> {
-        let res = one_time_token::Entity::update_many()
-            .col_expr(one_time_token::Column::ConsumedAt, Expr::value(now))
-            .filter(one_time_token::Column::TokenHash.eq(token_hash))
-            .filter(one_time_token::Column::Kind.eq(kind))
-            .filter(one_time_token::Column::ConsumedAt.is_null())
-            .filter(one_time_token::Column::ExpiresAt.gt(now))
-            .exec(&self.db)
-            .await?;
-        if res.rows_affected != 1 {
-            return Ok(None);
-        }
-        Ok(one_time_token::Entity::find_by_id(token_hash.to_string()).one(&self.db).await?)
+        self.db
+            .fetch_optional(
+                "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $1 \
+                 RETURNING token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at",
+                params![now, token_hash, kind],
+                record,
+            )
+            .await
     }
 }

@@ -1,62 +1,66 @@
-//! Hosted-UI sessions (SPEC §5) and the login lockout counters. The cookie holds a random id; only its hash is kept.
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
-
-use super::entity::{license_user, session};
+//! Hosted-UI sessions (SPEC §5). The cookie holds a random id; only its hash is kept.
+use super::db::{params, Row};
 use super::{Store, StoreError};
 
-pub use session::Model as SessionRecord;
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    /// The public handle in id_tokens (`sid`) and for RP-initiated logout.
+    pub sid: String,
+    pub license_user_id: String,
+    pub customer_account_id: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+fn session(r: &dyn Row) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id_hash: r.text(0)?,
+        sid: r.text(1)?,
+        license_user_id: r.text(2)?,
+        customer_account_id: r.text(3)?,
+        auth_time: r.int(4)?,
+        expires_at: r.int(5)?,
+        created_at: r.int(6)?,
+    })
+}
 
 impl Store {
-    pub async fn insert_session(&self, s: SessionRecord) -> Result<(), StoreError> {
-        session::ActiveModel::from(s).insert(&self.db).await?;
-        Ok(())
+    /// Starts a session; when `replaces` names the browser's previous session, it ends in the same transaction
+    /// (a fresh id after every sign-in: no fixation).
+    pub async fn insert_session(&self, s: &SessionRecord, replaces: Option<&str>) -> Result<(), StoreError> {
+        let insert = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let p = params![&s.id_hash, &s.sid, &s.license_user_id, &s.customer_account_id, s.auth_time, s.expires_at, s.created_at];
+        match replaces {
+            None => self.db.execute(insert, p).await.map(|_| ()),
+            Some(old) => {
+                let mut tx = self.db.begin().await?;
+                tx.execute("DELETE FROM sessions WHERE id_hash = $1", params![old]).await?;
+                tx.execute(insert, p).await?;
+                tx.commit().await
+            }
+        }
     }
 
     pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(session::Entity::find_by_id(id_hash.to_string())
-            .filter(session::Column::ExpiresAt.gt(now))
-            .one(&self.db)
-            .await?)
+        self.db
+            .fetch_optional(
+                "SELECT id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at FROM sessions \
+                 WHERE id_hash = $1 AND expires_at > $2",
+                params![id_hash, now],
+                session,
+            )
+            .await
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        session::Entity::delete_by_id(id_hash.to_string()).exec(&self.db).await?;
-        Ok(())
+        self.db.execute("DELETE FROM sessions WHERE id_hash = $1", params![id_hash]).await.map(|_| ())
     }
 
     /// RP-initiated logout ends every browser session that shares the `sid`.
     pub async fn delete_sessions_by_sid(&self, sid: &str) -> Result<u64, StoreError> {
-        Ok(session::Entity::delete_many().filter(session::Column::Sid.eq(sid)).exec(&self.db).await?.rows_affected)
-    }
-
-    /// Counts a failed login; when the count reaches `threshold` the user is locked until `now + lock_seconds` and
-    /// the counter restarts. Returns true when this failure caused a lock.
-    pub async fn record_login_failure(&self, user_id: &str, now: i64, threshold: i32, lock_seconds: i64) -> Result<bool, StoreError> {
-        license_user::Entity::update_many()
-            .col_expr(license_user::Column::FailedLogins, Expr::col(license_user::Column::FailedLogins).add(1))
-            .filter(license_user::Column::Id.eq(user_id))
-            .exec(&self.db)
-            .await?;
-        // Only the request that saw the count reach the threshold locks: the conditional update picks one winner.
-        let locked = license_user::Entity::update_many()
-            .col_expr(license_user::Column::FailedLogins, Expr::value(0))
-            .col_expr(license_user::Column::LockedUntil, Expr::value(now + lock_seconds))
-            .filter(license_user::Column::Id.eq(user_id))
-            .filter(license_user::Column::FailedLogins.gte(threshold))
-            .exec(&self.db)
-            .await?;
-        Ok(locked.rows_affected == 1)
-    }
-
-    pub async fn reset_login_failures(&self, user_id: &str) -> Result<(), StoreError> {
-        license_user::Entity::update_many()
-            .col_expr(license_user::Column::FailedLogins, Expr::value(0))
-            .col_expr(license_user::Column::LockedUntil, Expr::value(Option::<i64>::None))
-            .filter(license_user::Column::Id.eq(user_id))
-            .filter(license_user::Column::FailedLogins.gt(0).or(license_user::Column::LockedUntil.is_not_null()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        self.db.execute("DELETE FROM sessions WHERE sid = $1", params![sid]).await
     }
 }

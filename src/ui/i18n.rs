@@ -28,6 +28,10 @@ pub struct Strings {
     pub activated_at: &'static str,
     pub actions: &'static str,
     pub deactivate: &'static str,
+    pub unavailable: &'static str,
+    pub not_found: &'static str,
+    /// `{minutes}` is replaced with the minutes until the lock ends.
+    pub locked: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -38,7 +42,7 @@ pub static EN: Strings = Strings {
     account_code: "Customer account",
     email: "E-mail address",
     password: "Password",
-    login_failed: "The e-mail address or password is incorrect, or the account is temporarily locked. Please try again later.",
+    login_failed: "The e-mail address or password is incorrect.",
     csrf_failed: "Your sign-in form expired. Please try again.",
     unknown_account: "The e-mail address or password is incorrect, or the account is temporarily locked. Please try again later.",
     error_title: "Something went wrong",
@@ -59,6 +63,9 @@ pub static EN: Strings = Strings {
     activated_at: "Activated",
     actions: "Actions",
     deactivate: "Deactivate",
+    unavailable: "The service is temporarily unavailable. Please try again in a moment.",
+    not_found: "This page does not exist.",
+    locked: "Too many failed sign-in attempts. Please try again in {minutes} minutes.",
 };
 
 pub static DE: Strings = Strings {
@@ -69,7 +76,7 @@ pub static DE: Strings = Strings {
     account_code: "Kundenkonto",
     email: "E-Mail-Adresse",
     password: "Passwort",
-    login_failed: "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist vorübergehend gesperrt. Bitte versuchen Sie es später erneut.",
+    login_failed: "E-Mail-Adresse oder Passwort ist falsch.",
     csrf_failed: "Das Anmeldeformular ist abgelaufen. Bitte versuchen Sie es erneut.",
     unknown_account: "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist vorübergehend gesperrt. Bitte versuchen Sie es später erneut.",
     error_title: "Ein Fehler ist aufgetreten",
@@ -90,6 +97,9 @@ pub static DE: Strings = Strings {
     activated_at: "Aktiviert",
     actions: "Aktionen",
     deactivate: "Deaktivieren",
+    unavailable: "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+    not_found: "Diese Seite gibt es nicht.",
+    locked: "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in {minutes} Minuten erneut.",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

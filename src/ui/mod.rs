@@ -11,6 +11,8 @@ pub struct LoginView<'a> {
     pub t: &'static Strings,
     pub csrf_token: &'a str,
     pub authz: &'a str,
+    /// The organization of a portal link (`/login?org=…`), carried through the portal sign-in form.
+    pub organization: &'a str,
     pub product_name: &'a str,
     pub account_name: Option<&'a str>,
     pub ask_account: bool,

@@ -88,11 +88,7 @@ dual! {
     }
 
     async fn code_for_product_a_cannot_activate_product_b(app) {
-        let org = app.state.store.find_organization("Demo Vendor").await.unwrap().unwrap();
-        let args = keyway::cli::manage::ProductArgs { org: org.id.clone(), code: "other-app".into(), name: None, client_id: Some("other-app".into()), client_secret: None, public: false,
-            redirect_uris: vec![CB.into()], post_logout_redirect_uris: vec![], response_type: "code".into(), grants: vec![], linked_products: vec![], access_token_ttl: None, id_token_ttl: None, refresh_token_ttl: None };
-        let config = app.state.config.clone();
-        keyway::cli::manage::create_product(&app.state.store, &config, args, app.clock.now()).await.unwrap();
+        app.product("other-app", &[]).await;
         let code = app.next_code().await;
         let mut body = code_body(&code, "hw-b");
         body["product"] = json!("other-app");

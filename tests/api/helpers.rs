@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use keyway::cli::demo::{self, Demo};
 use keyway::crypto::hmac_auth::{compute_signature, http_date};
 use keyway::{Clock, Config};
-use sea_orm::{ConnectionTrait, Database};
+use sqlx::Connection;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Db {
@@ -44,8 +44,15 @@ fn template_keys() -> &'static PathBuf {
         .1
 }
 
+/// Runs one statement on the PostgreSQL admin database.
+pub async fn pg_admin(sql: &str) -> Result<(), sqlx::Error> {
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await?;
+    sqlx::query(sql).execute(&mut conn).await?;
+    conn.close().await
+}
+
 pub fn real_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    keyway::clock::system_now()
 }
 
 pub fn test_config(db: &str, keys: PathBuf, port: u16) -> Config {
@@ -60,7 +67,7 @@ pub fn test_config(db: &str, keys: PathBuf, port: u16) -> Config {
         argon2_memory_kib: 64,
         argon2_iterations: 1,
         argon2_parallelism: 1,
-        admin_secret: Some("test-admin-secret".to_string()),
+        admin_secret: Some(keyway::crypto::secrets::Secret::new("test-admin-secret")),
         ..Config::default()
     }
 }
@@ -81,12 +88,7 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
         Db::Sqlite => (format!("sqlite://{}/keyway.db", tmp.path().display()), None),
         Db::Postgres => {
             let name = format!("keyway_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(pg_admin_url()).await.expect("PostgreSQL at 127.0.0.1:5432 must be reachable for the tests");
-            admin
-                .execute(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("CREATE DATABASE \"{name}\"")))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
+            pg_admin(&format!("CREATE DATABASE \"{name}\"")).await.expect("PostgreSQL at 127.0.0.1:5432 must be reachable for the tests");
             let base = pg_admin_url();
             let url = match base.rsplit_once('/') {
                 Some((prefix, _)) => format!("{prefix}/{name}"),
@@ -119,12 +121,7 @@ impl Drop for TestApp {
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
                 rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(pg_admin_url()).await {
-                        let _ = admin
-                            .execute(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                            .await;
-                        let _ = admin.close().await;
-                    }
+                    let _ = pg_admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                 });
             })
             .join();
@@ -343,12 +340,17 @@ impl TestApp {
     }
 
     /// A confidential product in the demo organization, with secret `<code>-secret-0123456789`.
-    pub async fn product(&self, code: &str, linked: &[&str]) -> keyway::store::entity::product::Model {
+    pub async fn product(&self, code: &str, linked: &[&str]) -> keyway::model::OAuthClient {
         let org = self.state.store.find_organization("Demo Vendor").await.unwrap().unwrap();
-        let args = keyway::cli::manage::ProductArgs { org: org.id, code: code.into(), name: None, client_id: Some(code.into()), client_secret: Some(format!("{code}-secret-0123456789")),
-            public: false, redirect_uris: vec![self.demo.redirect_uri.clone()], post_logout_redirect_uris: vec![], response_type: "code".into(), grants: vec![],
-            linked_products: linked.iter().map(|s| s.to_string()).collect(), access_token_ttl: None, id_token_ttl: None, refresh_token_ttl: None };
-        keyway::cli::manage::create_product(&self.state.store, &self.state.config, args, self.clock.now()).await.unwrap().0
+        let spec = keyway::admin::ProductSpec {
+            code: code.into(),
+            client_id: Some(code.into()),
+            client_secret: Some(keyway::crypto::secrets::Secret::new(format!("{code}-secret-0123456789"))),
+            redirect_uris: vec![self.demo.redirect_uri.clone()],
+            linked_products: linked.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        keyway::admin::create_product(&self.state.store, keyway::cli::manage::token_defaults(&self.state.config), &org.id, spec, self.clock.now()).await.unwrap().0
     }
 
     pub async fn client_token(&self, client_id: &str, secret: &str) -> String {

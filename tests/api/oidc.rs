@@ -151,8 +151,13 @@ dual! {
         assert_eq!(res.status(), 200, "login page");
         let res = app.client.get(format!("{}/oauth2/authorize?client_id=demo-app&response_type=code&scope=openid", app.base)).send().await.unwrap();
         assert_eq!(query_param(res.headers()["location"].to_str().unwrap(), "error").unwrap(), "invalid_request");
-        let res = app.client.get(app.authorize_url("response_type=code%20id_token&scope=openid")).send().await.unwrap();
-        assert_eq!(query_param(res.headers()["location"].to_str().unwrap(), "error").unwrap(), "unsupported_response_type");
+        // An unsupported hybrid type's error goes where its RP reads: the fragment (Multiple Response Types §5).
+        let res = app.client.get(app.authorize_url("response_type=code%20id_token&scope=openid&state=h")).send().await.unwrap();
+        let loc = res.headers()["location"].to_str().unwrap().to_string();
+        assert!(query_param(&loc, "error").is_none(), "not in the query: {loc}");
+        let frag = fragment_params(&loc);
+        assert_eq!(frag["error"], "unsupported_response_type");
+        assert_eq!(frag["state"], "h");
     }
 
     async fn prompt_none_and_login_and_max_age(app) {

@@ -20,12 +20,12 @@ dual! {
 
     async fn sweep_deletes_expired_rows_in_batches_and_keeps_live_ones(app) {
         let now = app.clock.now();
-        let product = app.state.store.find_product_by_client_id("demo-app").await.unwrap().unwrap();
+        let product = app.state.store.find_client("demo-app").await.unwrap().unwrap();
         let user_id = app.state.store.find_users_by_email_in_org(&product.organization_id, "demo@example.com").await.unwrap()[0].id.clone();
-        let n = keyway::store::grants::SWEEP_BATCH as i64 + 7;
+        let n = keyway::store::grants::SWEEP_BATCH + 7;
         for i in 0..=n {
             let expires_at = if i == n { now + 300 } else { now - 7200 };
-            app.state.store.insert_code(keyway::store::grants::CodeRecord {
+            app.state.store.insert_code(&keyway::store::grants::CodeRecord {
                 id: format!("code-{i}"), code_hash: format!("hash-{i}"), product_id: product.id.clone(), license_user_id: user_id.clone(), session_id: None,
                 redirect_uri: None, scope: "openid".into(), nonce: None, code_challenge: None, auth_time: now, expires_at, consumed_at: None, revoked_at: None, created_at: now,
             }).await.unwrap();

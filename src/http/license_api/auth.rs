@@ -7,16 +7,13 @@ use futures_util::future::LocalBoxFuture;
 
 use super::error::LicenseApiError;
 use crate::crypto::hmac_auth::{self, AuthorizationParseError, DateError};
-use crate::oauth::tokens;
+use crate::license::activation::Caller;
+use crate::oauth::tokens::AccessTokenError;
 use crate::state::AppState;
 
 /// The authenticated caller: always one organization.
 #[derive(Debug, Clone)]
-pub struct LicenseClient {
-    pub organization_id: String,
-    /// The API key, or the OAuth client id in Bearer mode (for the audit trail).
-    pub principal: String,
-}
+pub struct LicenseClient(pub Caller);
 
 /// The single value of a header; absent or repeated headers are `missing_headers`.
 fn single_header<'a>(headers: &'a HeaderMap, name: &actix_web::http::header::HeaderName) -> Result<&'a str, LicenseApiError> {
@@ -37,12 +34,12 @@ impl FromRequest for LicenseClient {
         let headers = req.headers().clone();
         Box::pin(async move {
             let state = state.ok_or(LicenseApiError::Internal)?;
-            authenticate(&state, &headers).await
+            authenticate(&state, &headers).await.map(LicenseClient)
         })
     }
 }
 
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<LicenseClient, LicenseApiError> {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, LicenseApiError> {
     let authorization = single_header(headers, &AUTHORIZATION)?;
     if let Some(token) = authorization.strip_prefix("Bearer ").or_else(|| authorization.strip_prefix("bearer ")) {
         return bearer(state, token.trim()).await;
@@ -59,25 +56,25 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Licen
         DateError::Unparseable | DateError::OutOfWindow => LicenseApiError::DateHeaderDiff,
     })?;
     let key = state.store.find_api_key(&auth.api_key).await?.filter(|k| !k.revoked).ok_or(LicenseApiError::InvalidApiKey)?;
-    if !hmac_auth::verify_signature(&key.shared_key, date, &auth.signature) {
+    if !hmac_auth::verify_signature(key.shared_key.expose(), date, &auth.signature) {
         return Err(LicenseApiError::SignatureMismatch);
     }
-    Ok(LicenseClient { organization_id: key.organization_id, principal: key.api_key })
+    Ok(Caller { organization_id: key.organization_id, principal: key.api_key })
 }
 
-async fn bearer(state: &AppState, token: &str) -> Result<LicenseClient, LicenseApiError> {
-    let claims = tokens::verify_access_token(state, token).await.map_err(|e| {
-        if e.is_expired() {
-            LicenseApiError::OauthTokenExpired
-        } else {
-            LicenseApiError::OauthTokenMalformed
-        }
-    })?;
+async fn bearer(state: &AppState, token: &str) -> Result<Caller, LicenseApiError> {
+    let keys = state.keys();
+    let claims = match state.verifier(&keys).access_token(&state.store, token, state.now()).await {
+        Ok(c) => c,
+        Err(AccessTokenError::Store(e)) => return Err(e.into()),
+        Err(e) if e.is_expired() => return Err(LicenseApiError::OauthTokenExpired),
+        Err(_) => return Err(LicenseApiError::OauthTokenMalformed),
+    };
     // Only the product backend's own client-credentials token: a license user's access token (visible in their
     // browser after the hosted login) must never open the vendor's License API.
     if !claims.is_client_token() {
         return Err(LicenseApiError::OauthTokenMalformed);
     }
-    let product = state.store.find_product_by_client_id(&claims.client_id).await?.ok_or(LicenseApiError::OauthTokenMalformed)?;
-    Ok(LicenseClient { organization_id: product.organization_id, principal: product.client_id })
+    let product = state.store.find_client(&claims.client_id).await?.filter(|p| !p.disabled).ok_or(LicenseApiError::OauthTokenMalformed)?;
+    Ok(Caller { organization_id: product.organization_id.clone(), principal: product.client_id.to_string() })
 }

@@ -51,12 +51,21 @@ pub enum LicenseApiError {
     LicenseActivatedMaxTimes,
     #[error("The user is disabled")]
     UserDisabled,
+    #[error("The username or password is wrong")]
+    InvalidCredentials,
+    #[error("Too many failed sign-in attempts: the user is locked for a while")]
+    UserLocked,
+    #[error("The request body is larger than 64 KiB")]
+    PayloadTooLarge,
     #[error("Unknown endpoint")]
     NotFound,
     #[error("Method not allowed")]
     MethodNotAllowed,
     #[error("The server could not complete the request")]
     Internal,
+    /// A storage failure: the SDKs treat a 5xx as "server unreachable" (offline grace), never as a final refusal.
+    #[error("The service is temporarily unavailable; try again later")]
+    Unavailable,
 }
 
 impl LicenseApiError {
@@ -86,9 +95,13 @@ impl LicenseApiError {
             LicenseNotActive => "license_not_active",
             LicenseActivatedMaxTimes => "license_activated_max_times",
             UserDisabled => "user_disabled",
+            InvalidCredentials => "invalid_credentials",
+            UserLocked => "user_locked",
+            PayloadTooLarge => "payload_too_large",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Internal => "internal_server_error",
+            Unavailable => "service_unavailable",
         }
     }
 }
@@ -99,7 +112,9 @@ impl ResponseError for LicenseApiError {
             LicenseApiError::OauthTokenExpired | LicenseApiError::OauthTokenMalformed => StatusCode::UNAUTHORIZED,
             LicenseApiError::NotFound => StatusCode::NOT_FOUND,
             LicenseApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            LicenseApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             LicenseApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            LicenseApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -107,14 +122,52 @@ impl ResponseError for LicenseApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let body = serde_json::json!({ "status": status.as_u16(), "code": self.code(), "message": self.to_string() });
-        HttpResponse::build(status).content_type("application/json").body(body.to_string())
+        let mut b = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            b.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+        }
+        b.content_type("application/json").body(body.to_string())
     }
 }
 
 impl From<crate::store::StoreError> for LicenseApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        tracing::error!(error = %e, "License API storage error");
-        LicenseApiError::Internal
+        tracing::error!(error = %e, "License API storage failure");
+        if e.is_unavailable() {
+            LicenseApiError::Unavailable
+        } else {
+            LicenseApiError::Internal
+        }
+    }
+}
+
+impl From<crate::http::BodyError> for LicenseApiError {
+    fn from(e: crate::http::BodyError) -> Self {
+        match e {
+            crate::http::BodyError::TooLarge => LicenseApiError::PayloadTooLarge,
+            crate::http::BodyError::Broken => LicenseApiError::InvalidParams("the request body could not be read".into()),
+        }
+    }
+}
+
+impl From<crate::license::activation::ActivationError> for LicenseApiError {
+    fn from(e: crate::license::activation::ActivationError) -> Self {
+        use crate::license::activation::ActivationError as A;
+        match e {
+            A::UnknownProduct => LicenseApiError::UnknownProduct,
+            A::UnknownCustomerAccount => LicenseApiError::UnknownCustomerAccount,
+            A::InvalidCode(_) => LicenseApiError::InvalidCode,
+            A::InvalidIdToken => LicenseApiError::InvalidIdToken,
+            A::InvalidCredentials => LicenseApiError::InvalidCredentials,
+            A::UserLocked { .. } => LicenseApiError::UserLocked,
+            A::LicenseNotFound => LicenseApiError::LicenseNotFound,
+            A::LicenseNotEnabled => LicenseApiError::LicenseNotEnabled,
+            A::LicenseExpired => LicenseApiError::LicenseExpired,
+            A::LicenseNotActive => LicenseApiError::LicenseNotActive,
+            A::SeatsFull => LicenseApiError::LicenseActivatedMaxTimes,
+            A::UserDisabled => LicenseApiError::UserDisabled,
+            A::Store(s) => s.into(),
+        }
     }
 }
 

@@ -4,22 +4,15 @@ use serde_json::json;
 
 use super::auth::LicenseClient;
 use super::error::LicenseApiError;
-use crate::params::Params;
 use super::json_ok;
-use crate::license::sso_url::{self, ProductClient, SsoUrlError, SsoUrlRequest};
+use crate::license::sso_url::{self, SsoUrlError, SsoUrlRequest};
 use crate::oauth::discovery::{INTROSPECT_PATH, LOGOUT_PATH, TOKEN_PATH};
+use crate::params::Params;
 use crate::state::AppState;
 
 pub async fn get_sso_url(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
-    let [product_code, account_code] = p.require(["product", "customer_account_code"])?;
-    let product = state.store.find_product_by_code(&client.organization_id, product_code).await?.ok_or(LicenseApiError::UnknownProduct)?;
-    state
-        .store
-        .find_customer_account_by_code(&client.organization_id, account_code)
-        .await?
-        .ok_or(LicenseApiError::UnknownCustomerAccount)?;
-    let redirect_uris = product.redirect_uri_list();
+    let [product, account_code] = p.require(["product", "customer_account_code"])?;
     let request = SsoUrlRequest {
         customer_account_code: account_code,
         response_type: p.get("response_type"),
@@ -30,13 +23,15 @@ pub async fn get_sso_url(state: web::Data<AppState>, client: LicenseClient, req:
         code_challenge_method: p.get("code_challenge_method"),
         login_hint: p.get("login_hint"),
     };
-    let product_client = ProductClient { client_id: &product.client_id, redirect_uris: &redirect_uris, default_response_type: &product.default_response_type };
-    let url = sso_url::build(&state.config.issuer, &product_client, &request).map_err(|e| match e {
+    let issuer = &state.config.issuer;
+    let url = sso_url::for_product(&state.store, issuer, &client.0.organization_id, product, &request).await.map_err(|e| match e {
+        SsoUrlError::UnknownProduct => LicenseApiError::UnknownProduct,
+        SsoUrlError::UnknownCustomerAccount => LicenseApiError::UnknownCustomerAccount,
         SsoUrlError::InvalidResponseType => LicenseApiError::InvalidResponseType,
         SsoUrlError::InvalidRedirectUri => LicenseApiError::InvalidRedirectUri,
         SsoUrlError::InvalidParam(name, why) => LicenseApiError::InvalidParams(format!("{name}: {why}")),
+        SsoUrlError::Store(e) => e.into(),
     })?;
-    let issuer = &state.config.issuer;
     json_ok(&json!({
         "url": url,
         "openid_configuration": {

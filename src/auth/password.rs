@@ -1,0 +1,206 @@
+//! The one password check of every surface that takes a password (hosted login, portal, License API
+//! username/password activation). Unknown e-mail, wrong password and disabled user get the same answer after the same
+//! work: an argon2 verification always runs, against a dummy hash if need be. Attempts are counted per (account,
+//! normalised e-mail) before the hash is checked, atomically in the database, so no burst of concurrent guesses gets
+//! more than the threshold checked; a browser that signed in as the user before has its own, higher limit.
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use super::device::DeviceToken;
+use crate::audit::{self, Actor};
+use crate::crypto::password::Passwords;
+use crate::crypto::secrets::hex;
+use crate::model::{CustomerAccount, LicenseUser};
+use crate::store::audit::AuditEvent;
+use crate::store::throttle::{Limits, Reservation};
+use crate::store::{Store, StoreError};
+
+/// The lockout limits: for browsers without a device token of the user (shared), and per known browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub untrusted: Limits,
+    pub known_device: Limits,
+}
+
+/// What the check needs.
+#[derive(Clone, Copy)]
+pub struct PasswordCheck<'a> {
+    pub store: &'a Store,
+    pub passwords: &'a Passwords,
+    pub lockout: &'a Lockout,
+}
+
+/// Where the user is looked up: one customer account (hosted login), every account of an organization (the License
+/// API's `username`, which names no account), or the accounts with a code (the portal, optionally within one
+/// organization): codes are unique per organization only, so the e-mail address picks among them.
+#[derive(Debug, Clone, Copy)]
+pub enum Realm<'a> {
+    Account(&'a CustomerAccount),
+    Organization(&'a str),
+    AccountCode { code: &'a str, organization_id: Option<&'a str> },
+}
+
+/// Which surface asked, for the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    HostedLogin,
+    Portal,
+    LicenseApi,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::HostedLogin => "hosted_login",
+            Surface::Portal => "portal",
+            Surface::LicenseApi => "license_api",
+        }
+    }
+}
+
+pub struct Attempt<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// The browser's verified device tokens (none for the License API).
+    pub devices: &'a [DeviceToken],
+    pub surface: Surface,
+    pub client_ip: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// Signed in; `device` is the browser's token for this user (its old one, or a new one to set).
+    Success { user: LicenseUser, device: DeviceToken },
+    /// Unknown e-mail, wrong password, or disabled user: one answer for all.
+    Failed,
+    /// Too many attempts: not checked. Shown alike for known and unknown e-mail addresses.
+    Locked { until: i64 },
+}
+
+/// The longest e-mail address (RFC 5321 §4.5.3.1.3 path limit); longer input is never looked up.
+const MAX_EMAIL: usize = 254;
+
+pub async fn authenticate(check: &PasswordCheck<'_>, realm: Realm<'_>, a: &Attempt<'_>, now: i64) -> Result<Outcome, StoreError> {
+    let email = a.email.trim();
+    let looked_up = email.len() <= MAX_EMAIL;
+    match realm {
+        Realm::Account(account) => {
+            let user = if looked_up { check.store.find_user_by_email(&account.id, email).await? } else { None };
+            check_one(check, &account.id, user, a, now).await
+        }
+        Realm::Organization(org) => {
+            let users = if looked_up { check.store.find_users_by_email_in_org(org, email).await? } else { Vec::new() };
+            check_candidates(check, &format!("org:{org}"), users, a, now).await
+        }
+        Realm::AccountCode { code, organization_id } => {
+            let accounts: Vec<_> = check.store.find_customer_accounts_by_code(code).await?.into_iter().filter(|acc| organization_id.is_none_or(|o| acc.organization_id == o)).collect();
+            let mut users = Vec::new();
+            if looked_up {
+                for acc in &accounts {
+                    users.extend(check.store.find_user_by_email(&acc.id, email).await?);
+                }
+            }
+            let realm_key = match accounts.as_slice() {
+                [one] => one.id.clone(),
+                _ => format!("code:{}:{code}", organization_id.unwrap_or("")),
+            };
+            check_candidates(check, &realm_key, users, a, now).await
+        }
+    }
+}
+
+/// The users the address names (usually one): each is checked with its own lock until one signs in; none at all
+/// costs the same work against `unknown_realm`'s counter.
+async fn check_candidates(check: &PasswordCheck<'_>, unknown_realm: &str, users: Vec<LicenseUser>, a: &Attempt<'_>, now: i64) -> Result<Outcome, StoreError> {
+    if users.is_empty() {
+        return check_one(check, unknown_realm, None, a, now).await;
+    }
+    let mut locked = None;
+    for user in users {
+        let account_id = user.customer_account_id.clone();
+        match check_one(check, &account_id, Some(user), a, now).await? {
+            Outcome::Success { user, device } => return Ok(Outcome::Success { user, device }),
+            Outcome::Locked { until } => locked = Some(until),
+            Outcome::Failed => {}
+        }
+    }
+    Ok(locked.map_or(Outcome::Failed, |until| Outcome::Locked { until }))
+}
+
+async fn check_one(check: &PasswordCheck<'_>, account_id: &str, user: Option<LicenseUser>, a: &Attempt<'_>, now: i64) -> Result<Outcome, StoreError> {
+    let device = user.as_ref().and_then(|u| a.devices.iter().find(|d| d.user_id == u.id));
+    let (key, limits) = match device {
+        Some(d) => (throttle_key(account_id, a.email, Some(&d.device_id)), check.lockout.known_device),
+        None => (throttle_key(account_id, a.email, None), check.lockout.untrusted),
+    };
+    let actor = user.as_ref().map_or_else(Actor::anonymous, |u| Actor::user(&u.id));
+    let subject = user.as_ref().map_or_else(|| format!("{account_id}/{}", normalise(a.email)), |u| u.id.clone());
+    let event = |outcome: &str| format!("{outcome} via {}", a.surface.as_str());
+    let attempt = match check.store.reserve_login_attempt(&key, limits, now).await? {
+        Reservation::Granted { attempt } => attempt,
+        Reservation::Locked { until } => {
+            write(check.store, &actor, "login", &subject, a.client_ip, &event("failure: locked"), now).await;
+            return Ok(Outcome::Locked { until });
+        }
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = check.passwords.verify(a.password, stored).await;
+    match user {
+        Some(u) if verified && !u.disabled => {
+            check.store.login_attempt_succeeded(&key).await?;
+            write(check.store, &actor, "login", &subject, a.client_ip, &event("success"), now).await;
+            let device = device.cloned().unwrap_or_else(|| DeviceToken::issue(&u.id));
+            Ok(Outcome::Success { user: u, device })
+        }
+        u => {
+            let why = match &u {
+                None => "failure: unknown user",
+                Some(u) if u.disabled => "failure: disabled",
+                Some(_) => "failure: wrong password",
+            };
+            if check.store.login_attempt_failed(&key, attempt, limits, now).await? {
+                write(check.store, &actor, "login.lockout", &subject, a.client_ip, &event("locked"), now).await;
+            }
+            write(check.store, &actor, "login", &subject, a.client_ip, &event(why), now).await;
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+async fn write(store: &Store, actor: &Actor, action: &str, subject: &str, client_ip: Option<&str>, outcome: &str, now: i64) {
+    audit::record(store, AuditEvent { actor: actor.as_str(), action, subject, client_ip, outcome }, now).await;
+}
+
+/// The form of an e-mail address that counts toward one lock: trimmed, Unicode NFKC (full-width and other
+/// compatibility forms fold to their plain letters), lower-cased.
+pub fn normalise(email: &str) -> String {
+    email.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// The throttle key of (account, e-mail[, device]): hashed, so the table holds no addresses.
+pub fn throttle_key(account_id: &str, email: &str, device_id: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    h.update(account_id.as_bytes());
+    h.update(b"\0");
+    h.update(normalise(email).as_bytes());
+    if let Some(d) = device_id {
+        h.update(b"\0");
+        h.update(d.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_of_an_address_share_a_key() {
+        let k = throttle_key("acct", "demo@example.com", None);
+        assert_eq!(throttle_key("acct", "  Demo@Example.COM ", None), k);
+        assert_eq!(throttle_key("acct", "ｄｅｍｏ@example.com", None), k, "full-width letters fold (NFKC)");
+        assert_ne!(throttle_key("other", "demo@example.com", None), k, "per account");
+        assert_ne!(throttle_key("acct", "demo@example.com", Some("dev1")), k, "a known device counts apart");
+        assert_ne!(throttle_key("acct", "dеmo@example.com", None), k, "a Cyrillic look-alike is another (non-existent) address");
+    }
+}

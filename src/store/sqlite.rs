@@ -1,0 +1,273 @@
+//! SQLite through rusqlite, in the calling thread. A small pool of connections (WAL: readers never wait for the
+//! writer) and one in-process write lock, taken asynchronously, so writers queue as tasks instead of blocking a
+//! worker thread in SQLite's busy handler. Another process (the CLI) writing at the same time is still handled by
+//! `busy_timeout`.
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::db::{Mapper, Param};
+use super::StoreError;
+
+/// Idle connections kept for reuse; more are opened on demand and closed when returned to a full pool.
+const MAX_IDLE: usize = 16;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Pool {
+    /// Opens (creating it if need be) the database file and switches it to WAL.
+    pub fn open(path: &Path) -> Result<Pool, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(format!("creating the database directory {}: {e}", parent.display())))?;
+        }
+        let pool = Pool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), writer: Arc::new(tokio::sync::Mutex::new(())) };
+        let first = pool.connect()?;
+        // WAL is a property of the file: set once, kept by every later connection.
+        first.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_error(path, e))?;
+        pool.put(first);
+        Ok(pool)
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| open_error(&self.path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&self.path, e))?;
+        // NORMAL in WAL mode: a commit survives a crash of the process (the WAL is written before COMMIT returns),
+        // only a power loss can take the last transactions (https://sqlite.org/pragma.html#pragma_synchronous).
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(|e| open_error(&self.path, e))?;
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = match self.idle.lock() {
+            Ok(mut v) => v.pop(),
+            Err(poisoned) => poisoned.into_inner().pop(),
+        };
+        match idle {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        let mut idle = match self.idle.lock() {
+            Ok(v) => v,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// A connection for one statement (returned to the pool when dropped).
+    pub fn conn(&self) -> Result<Conn<'_>, StoreError> {
+        Ok(Conn { pool: self, conn: Some(self.take()?) })
+    }
+
+    /// The process's write lock, for statements that write (anything but a SELECT).
+    pub async fn write_lock(&self, sql: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let reads = sql.trim_start().get(..6).is_some_and(|k| k.eq_ignore_ascii_case("select"));
+        if reads {
+            None
+        } else {
+            Some(self.writer.lock().await)
+        }
+    }
+
+    pub async fn begin(self: Arc<Self>) -> Result<Tx, StoreError> {
+        let writer = self.writer.clone().lock_owned().await;
+        let conn = self.take()?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from)?;
+        Ok(Tx { pool: self, conn: Some(conn), _writer: writer, done: false })
+    }
+
+    /// Copies the WAL back into the database file without blocking readers or writers (run in the background, so
+    /// that no request pays for a checkpoint).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn()?.batch("PRAGMA wal_checkpoint(PASSIVE)")
+    }
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("opening the SQLite database {}: {e}", path.display()))
+}
+
+/// A pooled connection, borrowed for one statement or a few.
+pub struct Conn<'p> {
+    pool: &'p Pool,
+    conn: Option<Connection>,
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.pool.put(c);
+        }
+    }
+}
+
+impl Conn<'_> {
+    fn conn(&self) -> Result<&Connection, StoreError> {
+        self.conn.as_ref().ok_or_else(|| StoreError::Db("connection already returned".into()))
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        run_execute(self.conn()?, sql, params)
+    }
+
+    pub fn fetch_optional<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
+        run_fetch_optional(self.conn()?, sql, params, map)
+    }
+
+    pub fn fetch_all<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+        run_fetch_all(self.conn()?, sql, params, map)
+    }
+
+    /// A statement that returns no rows or whose rows do not matter (PRAGMA, checkpoints).
+    pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn()?.execute_batch(sql).map_err(StoreError::from)
+    }
+}
+
+/// A write transaction: the write lock, one connection, `BEGIN IMMEDIATE` done. Rolled back on drop unless
+/// committed.
+pub struct Tx {
+    pool: Arc<Pool>,
+    conn: Option<Connection>,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
+    done: bool,
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> TxConn<'_> {
+        TxConn(self.conn.as_ref())
+    }
+
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        let conn = self.conn.as_ref().ok_or_else(|| StoreError::Db("transaction already finished".into()))?;
+        conn.execute_batch("COMMIT").map_err(StoreError::from)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if !self.done && conn.execute_batch("ROLLBACK").is_err() {
+                // A connection in an unknown transaction state is not reused.
+                return;
+            }
+            self.pool.put(conn);
+        }
+    }
+}
+
+pub struct TxConn<'t>(Option<&'t Connection>);
+
+impl TxConn<'_> {
+    fn conn(&self) -> Result<&Connection, StoreError> {
+        self.0.ok_or_else(|| StoreError::Db("transaction already finished".into()))
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        run_execute(self.conn()?, sql, params)
+    }
+
+    pub fn fetch_optional<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
+        run_fetch_optional(self.conn()?, sql, params, map)
+    }
+
+}
+
+fn prepare<'c>(conn: &'c Connection, sql: &str, params: &[Param<'_>]) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::from)?;
+    if stmt.parameter_count() != params.len() {
+        return Err(StoreError::Db(format!("statement has {} parameters, {} given: {sql}", stmt.parameter_count(), params.len())));
+    }
+    // The store's convention (db.rs): `$n` numbered in order of first appearance, so position n is `$n`.
+    #[cfg(debug_assertions)]
+    for i in 1..=params.len() {
+        let expected = format!("${i}");
+        if stmt.parameter_name(i) != Some(expected.as_str()) {
+            return Err(StoreError::Db(format!("parameter {i} is {:?}, expected {expected}: {sql}", stmt.parameter_name(i))));
+        }
+    }
+    for (i, p) in params.iter().enumerate() {
+        let idx = i + 1;
+        let bound = match *p {
+            Param::Text(v) => stmt.raw_bind_parameter(idx, v),
+            Param::OptText(v) => stmt.raw_bind_parameter(idx, v),
+            Param::I64(v) => stmt.raw_bind_parameter(idx, v),
+            Param::OptI64(v) => stmt.raw_bind_parameter(idx, v),
+            Param::I32(v) => stmt.raw_bind_parameter(idx, v),
+            Param::Bool(v) => stmt.raw_bind_parameter(idx, v),
+        };
+        bound.map_err(StoreError::from)?;
+    }
+    Ok(stmt)
+}
+
+fn run_execute(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+    let mut stmt = prepare(conn, sql, params)?;
+    let n = stmt.raw_execute().map_err(StoreError::from)?;
+    Ok(n as u64)
+}
+
+fn run_fetch_optional<T>(conn: &Connection, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
+    let mut stmt = prepare(conn, sql, params)?;
+    let mut rows = stmt.raw_query();
+    let first = match rows.next().map_err(StoreError::from)? {
+        Some(row) => Some(map(row)?),
+        None => None,
+    };
+    // Step to the end so that an UPDATE … RETURNING finishes its work before the statement is reset.
+    while rows.next().map_err(StoreError::from)?.is_some() {}
+    Ok(first)
+}
+
+fn run_fetch_all<T>(conn: &Connection, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+    let mut stmt = prepare(conn, sql, params)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(StoreError::from)? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                ErrorCode::ConstraintViolation
+                    if matches!(f.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) =>
+                {
+                    StoreError::Conflict("record")
+                }
+                // Locked past the busy timeout, out of disk, I/O trouble: the database is there but cannot serve now.
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::OutOfMemory => StoreError::Unavailable(format!("database: {e}")),
+                _ => StoreError::Db(format!("database: {e}")),
+            },
+            _ => StoreError::Db(format!("database: {e}")),
+        }
+    }
+}

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use crate::crypto::keys::MAX_JWT_LIFETIME;
 use crate::crypto::secrets::{random_token, Secret};
 use crate::model::client::DefaultResponseType;
-use crate::model::{ClientId, CustomerAccount, Grant, GrantSet, License, LicenseType, LicenseUser, OAuthClient, Organization, RedirectUri};
+use crate::model::{
+    ClientId, CustomerAccount, Grant, GrantSet, License, LicenseType, LicenseUser, OAuthClient, Organization,
+    RedirectUri,
+};
 use crate::oauth::client::hash_secret;
 use crate::store::clients::NewProduct;
 use crate::store::licenses::NewLicense;
@@ -65,21 +68,39 @@ pub async fn organization(store: &Store, id_or_name: &str) -> Result<Organizatio
     store.find_organization(id_or_name).await?.ok_or_else(|| AdminError::NotFound(format!("organization {id_or_name}")))
 }
 
-pub async fn customer_account(store: &Store, organization_id: &str, code: &str) -> Result<Arc<CustomerAccount>, AdminError> {
-    store.find_customer_account_by_code(organization_id, code).await?.ok_or_else(|| AdminError::NotFound(format!("customer account {code}")))
+pub async fn customer_account(
+    store: &Store,
+    organization_id: &str,
+    code: &str,
+) -> Result<Arc<CustomerAccount>, AdminError> {
+    store
+        .find_customer_account_by_code(organization_id, code)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("customer account {code}")))
 }
 
 pub async fn product(store: &Store, organization_id: &str, code: &str) -> Result<Arc<OAuthClient>, AdminError> {
-    store.find_product_by_code(organization_id, code).await?.ok_or_else(|| AdminError::NotFound(format!("product {code}")))
+    store
+        .find_product_by_code(organization_id, code)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("product {code}")))
 }
 
 /// Creates a product (an OAuth client) and returns it with its plain client secret (None for public clients):
 /// printed once, stored hashed.
-pub async fn create_product(store: &Store, defaults: TokenDefaults, organization_id: &str, spec: ProductSpec, now: i64) -> Result<(OAuthClient, Option<Secret>), AdminError> {
-    let registrable = |uri: &String| RedirectUri::registrable(uri).map_err(|why| invalid(format!("redirect URI {uri}: {why}")));
+pub async fn create_product(
+    store: &Store,
+    defaults: TokenDefaults,
+    organization_id: &str,
+    spec: ProductSpec,
+    now: i64,
+) -> Result<(OAuthClient, Option<Secret>), AdminError> {
+    let registrable =
+        |uri: &String| RedirectUri::registrable(uri).map_err(|why| invalid(format!("redirect URI {uri}: {why}")));
     let redirect_uris = spec.redirect_uris.iter().map(registrable).collect::<Result<Vec<_>, _>>()?;
     let post_logout = spec.post_logout_redirect_uris.iter().map(registrable).collect::<Result<Vec<_>, _>>()?;
-    let response_type = DefaultResponseType::parse(spec.response_type.as_deref().unwrap_or("code")).ok_or_else(|| invalid("the response type must be code or token"))?;
+    let response_type = DefaultResponseType::parse(spec.response_type.as_deref().unwrap_or("code"))
+        .ok_or_else(|| invalid("the response type must be code or token"))?;
     let jwt_max = MAX_JWT_LIFETIME - 300;
     let ttl = |v: Option<i64>, default: i64, max: i64, name: &str| -> Result<i64, AdminError> {
         let v = v.unwrap_or(default.min(max));
@@ -88,14 +109,20 @@ pub async fn create_product(store: &Store, defaults: TokenDefaults, organization
         }
         Ok(v)
     };
-    let secret = if spec.public { None } else { Some(spec.client_secret.unwrap_or_else(|| Secret::new(random_token()))) };
+    let secret =
+        if spec.public { None } else { Some(spec.client_secret.unwrap_or_else(|| Secret::new(random_token()))) };
     if secret.as_ref().is_some_and(|s| s.expose().len() < MIN_CLIENT_SECRET) {
-        return Err(invalid(format!("the client secret must be at least {MIN_CLIENT_SECRET} characters (omit it to generate one)")));
+        return Err(invalid(format!(
+            "the client secret must be at least {MIN_CLIENT_SECRET} characters (omit it to generate one)"
+        )));
     }
     let grants = if spec.grants.is_empty() {
         GrantSet::default_for(spec.public)
     } else {
-        spec.grants.iter().map(|g| Grant::parse(g).ok_or_else(|| invalid(format!("unknown grant {g}")))).collect::<Result<GrantSet, _>>()?
+        spec.grants
+            .iter()
+            .map(|g| Grant::parse(g).ok_or_else(|| invalid(format!("unknown grant {g}"))))
+            .collect::<Result<GrantSet, _>>()?
     };
     if spec.code.trim().is_empty() {
         return Err(invalid("the product code must not be empty"));
@@ -113,7 +140,12 @@ pub async fn create_product(store: &Store, defaults: TokenDefaults, organization
         linked_products: spec.linked_products,
         access_token_ttl: ttl(spec.access_token_ttl, defaults.access_token_ttl, jwt_max, "the access token lifetime")?,
         id_token_ttl: ttl(spec.id_token_ttl, defaults.id_token_ttl, jwt_max, "the id_token lifetime")?,
-        refresh_token_ttl: ttl(spec.refresh_token_ttl, defaults.refresh_token_ttl, MAX_REFRESH_TOKEN_TTL, "the refresh token lifetime")?,
+        refresh_token_ttl: ttl(
+            spec.refresh_token_ttl,
+            defaults.refresh_token_ttl,
+            MAX_REFRESH_TOKEN_TTL,
+            "the refresh token lifetime",
+        )?,
     };
     let product = store.create_product(new, now).await?;
     Ok((product, secret))
@@ -121,7 +153,9 @@ pub async fn create_product(store: &Store, defaults: TokenDefaults, organization
 
 /// A valid e-mail address for a new user: one `@`, not empty on either side, at most 254 bytes, no spaces.
 pub fn check_email(email: &str) -> Result<(), AdminError> {
-    let ok = email.len() <= 254 && !email.contains(char::is_whitespace) && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    let ok = email.len() <= 254
+        && !email.contains(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
     if ok {
         Ok(())
     } else {
@@ -146,7 +180,12 @@ pub struct UserSpec {
     pub account_admin: bool,
 }
 
-pub async fn create_user(store: &Store, account: &CustomerAccount, spec: UserSpec, now: i64) -> Result<LicenseUser, AdminError> {
+pub async fn create_user(
+    store: &Store,
+    account: &CustomerAccount,
+    spec: UserSpec,
+    now: i64,
+) -> Result<LicenseUser, AdminError> {
     check_email(&spec.email)?;
     let new = NewUser {
         customer_account_id: account.id.clone(),
@@ -173,12 +212,25 @@ pub struct LicenseSpec {
 }
 
 /// A license of `product` for `account`, restricted to the named users when there are any.
-pub async fn create_license(store: &Store, product: &OAuthClient, account: &CustomerAccount, spec: LicenseSpec, now: i64) -> Result<License, AdminError> {
-    let license_type = LicenseType::parse(&spec.license_type).ok_or_else(|| invalid(format!("the license type must be {}", LicenseType::NAMES)))?;
+pub async fn create_license(
+    store: &Store,
+    product: &OAuthClient,
+    account: &CustomerAccount,
+    spec: LicenseSpec,
+    now: i64,
+) -> Result<License, AdminError> {
+    let license_type = LicenseType::parse(&spec.license_type)
+        .ok_or_else(|| invalid(format!("the license type must be {}", LicenseType::NAMES)))?;
     check_seats(spec.max_activations)?;
     let mut assigned = Vec::new();
     for email in &spec.user_emails {
-        assigned.push(store.find_user_by_email(&account.id, email).await?.ok_or_else(|| AdminError::NotFound(format!("user {email}")))?.id);
+        assigned.push(
+            store
+                .find_user_by_email(&account.id, email)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("user {email}")))?
+                .id,
+        );
     }
     let new = NewLicense {
         product_id: product.id.clone(),

@@ -116,13 +116,18 @@ impl Config {
             return invalid("bind", "must be host:port, for example 127.0.0.1:8080");
         }
         match url::Url::parse(&self.issuer) {
-            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() && u.fragment().is_none() => {}
+            Ok(u)
+                if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() && u.fragment().is_none() => {
+            }
             _ => return invalid("issuer", "must be an http(s) URL without query or fragment"),
         }
         if self.issuer.ends_with('/') {
             return invalid("issuer", "must not end with a slash");
         }
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
             return invalid("database_url", "must start with sqlite: or postgres://");
         }
         for (key, v) in [
@@ -149,7 +154,10 @@ impl Config {
             return invalid("lockout_device_threshold", "must be at least lockout_threshold");
         }
         if argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, self.argon2_parallelism, None).is_err() {
-            return invalid("argon2_memory_kib", "argon2 parameters out of range (memory >= 8 x parallelism KiB, iterations >= 1)");
+            return invalid(
+                "argon2_memory_kib",
+                "argon2 parameters out of range (memory >= 8 x parallelism KiB, iterations >= 1)",
+            );
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be text or json");

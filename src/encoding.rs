@@ -30,7 +30,10 @@ mod tests {
     #[test]
     fn encodes_components_and_queries() {
         assert_eq!(component("a b&c/d~e"), "a%20b%26c%2Fd~e");
-        assert_eq!(with_query("https://x/cb", &[("state", "s 1"), ("iss", "https://op")]), "https://x/cb?state=s%201&iss=https%3A%2F%2Fop");
+        assert_eq!(
+            with_query("https://x/cb", &[("state", "s 1"), ("iss", "https://op")]),
+            "https://x/cb?state=s%201&iss=https%3A%2F%2Fop"
+        );
         assert_eq!(with_query("https://x/cb?a=1", &[("b", "2")]), "https://x/cb?a=1&b=2");
     }
 }

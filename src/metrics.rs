@@ -34,12 +34,21 @@ impl Metrics {
     pub fn render(&self, keys_published: usize) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(1024);
-        out.push_str("# HELP keyway_http_requests_total HTTP responses by status class.\n# TYPE keyway_http_requests_total counter\n");
-        for (class, c) in [("2xx", &self.requests_2xx), ("3xx", &self.requests_3xx), ("4xx", &self.requests_4xx), ("5xx", &self.requests_5xx)] {
+        out.push_str(
+            "# HELP keyway_http_requests_total HTTP responses by status class.\n# TYPE \
+            keyway_http_requests_total counter\n",
+        );
+        for (class, c) in [
+            ("2xx", &self.requests_2xx),
+            ("3xx", &self.requests_3xx),
+            ("4xx", &self.requests_4xx),
+            ("5xx", &self.requests_5xx),
+        ] {
             out.push_str(&format!("keyway_http_requests_total{{status=\"{class}\"}} {}\n", g(c)));
         }
         out.push_str(&format!(
-            "# HELP keyway_http_request_seconds_sum Total time spent answering requests.\n# TYPE keyway_http_request_seconds_sum counter\nkeyway_http_request_seconds_sum {:.6}\n",
+            "# HELP keyway_http_request_seconds_sum Total time spent answering requests.\n# TYPE \
+                keyway_http_request_seconds_sum counter\nkeyway_http_request_seconds_sum {:.6}\n",
             g(&self.request_micros) as f64 / 1e6
         ));
         for (name, help, c) in [
@@ -54,7 +63,10 @@ impl Metrics {
             }
             out.push_str(&format!("{name} {}\n", g(c)));
         }
-        out.push_str(&format!("# HELP keyway_signing_keys_published Keys in the JWKS.\n# TYPE keyway_signing_keys_published gauge\nkeyway_signing_keys_published {keys_published}\n"));
+        out.push_str(&format!(
+            "# HELP keyway_signing_keys_published Keys in the JWKS.\n# TYPE \
+            keyway_signing_keys_published gauge\nkeyway_signing_keys_published {keys_published}\n"
+        ));
         out
     }
 }

@@ -25,24 +25,31 @@ impl Application {
 
 /// Builds the whole application: state, background jobs and the bound HTTP server.
 pub async fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
-    let listener = TcpListener::bind(&config.bind).map_err(|e| StartError::Bind { addr: config.bind.clone(), source: e })?;
+    let listener =
+        TcpListener::bind(&config.bind).map_err(|e| StartError::Bind { addr: config.bind.clone(), source: e })?;
     build_with_listener(config, clock, listener).await
 }
 
 /// As `build`, on a listener bound by the caller (tests bind port 0 first, to know the issuer URL).
-pub async fn build_with_listener(config: Config, clock: Clock, listener: TcpListener) -> Result<Application, StartError> {
+pub async fn build_with_listener(
+    config: Config,
+    clock: Clock,
+    listener: TcpListener,
+) -> Result<Application, StartError> {
     let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
     let workers = if config.workers == 0 { cores() } else { config.workers };
     let state = web::Data::new(AppState::new(config, clock).await?);
     spawn_background(state.clone());
     let data = state.clone();
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).wrap(from_fn(crate::http::observe)).configure(crate::http::configure))
-        .workers(workers)
-        .backlog(2048)
-        .keep_alive(Duration::from_secs(30))
-        .listen(listener)
-        .map_err(|e| StartError::Other(e.to_string()))?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).wrap(from_fn(crate::http::observe)).configure(crate::http::configure)
+    })
+    .workers(workers)
+    .backlog(2048)
+    .keep_alive(Duration::from_secs(30))
+    .listen(listener)
+    .map_err(|e| StartError::Other(e.to_string()))?
+    .run();
     Ok(Application { port, server, state })
 }
 

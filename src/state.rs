@@ -57,17 +57,32 @@ impl AppState {
         let keys_dir = config.keys_dir.clone();
         let access_alg = config.access_token_signing_alg;
         let (ring, license_signer, cookie_key) = tokio::task::spawn_blocking(move || {
-            Ok::<_, KeyError>((KeyRing::load_or_create(&keys_dir, now, access_alg)?, LicenseSigner::load_or_create(&keys_dir)?, load_or_create_cookie_key(&keys_dir)?))
+            Ok::<_, KeyError>((
+                KeyRing::load_or_create(&keys_dir, now, access_alg)?,
+                LicenseSigner::load_or_create(&keys_dir)?,
+                load_or_create_cookie_key(&keys_dir)?,
+            ))
         })
         .await
         .map_err(|e| StartError::Other(e.to_string()))??;
         let (m, t, p) = (config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
-        let hasher = tokio::task::spawn_blocking(move || PasswordHasherConfig::new(m, t, p)).await.map_err(|e| StartError::Other(e.to_string()))??;
-        let passwords = Passwords::start(hasher, cores()).map_err(|e| StartError::Other(format!("starting the password threads: {e}")))?;
+        let hasher = tokio::task::spawn_blocking(move || PasswordHasherConfig::new(m, t, p))
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))??;
+        let passwords = Passwords::start(hasher, cores())
+            .map_err(|e| StartError::Other(format!("starting the password threads: {e}")))?;
         let discovery_json = bytes::Bytes::from(discovery::document(&config.issuer).map_err(StartError::Other)?);
         let lockout = Lockout {
-            untrusted: Limits { threshold: config.lockout_threshold, window: config.lockout_window, lock_seconds: config.lockout_seconds },
-            known_device: Limits { threshold: config.lockout_device_threshold, window: config.lockout_window, lock_seconds: config.lockout_seconds },
+            untrusted: Limits {
+                threshold: config.lockout_threshold,
+                window: config.lockout_window,
+                lock_seconds: config.lockout_seconds,
+            },
+            known_device: Limits {
+                threshold: config.lockout_device_threshold,
+                window: config.lockout_window,
+                lock_seconds: config.lockout_seconds,
+            },
         };
         Ok(AppState {
             config,

@@ -45,7 +45,9 @@ impl Conn {
         if !usable {
             let stream = TcpStream::connect(self.addr).await.map_err(|e| format!("connect: {e}"))?;
             stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -56,7 +58,13 @@ impl Conn {
     }
 
     /// Sends one request. `path` is origin-form (path and query). On any transport error the connection is dropped.
-    pub async fn request(&mut self, method: Method, path: &str, headers: &[(&'static str, String)], body: Bytes) -> Result<Response, String> {
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<Response, String> {
         let mut b = Request::builder().method(method).uri(path).header(hyper::header::HOST, self.host.clone());
         for (k, v) in headers {
             b = b.header(HeaderName::from_static(k), v.as_str());
@@ -89,7 +97,12 @@ impl Conn {
         self.request(Method::GET, path, headers, Bytes::new()).await
     }
 
-    pub async fn post(&mut self, path: &str, headers: &[(&'static str, String)], body: impl Into<Bytes>) -> Result<Response, String> {
+    pub async fn post(
+        &mut self,
+        path: &str,
+        headers: &[(&'static str, String)],
+        body: impl Into<Bytes>,
+    ) -> Result<Response, String> {
         self.request(Method::POST, path, headers, body.into()).await
     }
 }

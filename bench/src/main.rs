@@ -42,7 +42,10 @@ enum Scenario {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "keyway-bench", about = "HTTP load generator for keyway (flows, token, License API, JWKS, discovery, userinfo, introspection)")]
+#[command(
+    name = "keyway-bench",
+    about = "HTTP load generator for keyway (flows, token, License API, JWKS, discovery, userinfo, introspection)"
+)]
 struct Args {
     /// Issuer / base URL of the server (http only).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -231,7 +234,10 @@ async fn op(sh: &Shared, w: &mut Worker, phase: Phase) -> Result<Option<Outcome>
             oidc::expect_status("activate_license", &r, 200)?;
             lic.check_signature(&r)?;
             let v = oidc::json_of("activate_license", &r)?;
-            if v["hardware_id"].as_str() != Some(hw.as_str()) || v["license_active"] != Value::Bool(true) || !v["license_signature"].is_string() {
+            if v["hardware_id"].as_str() != Some(hw.as_str())
+                || v["license_active"] != Value::Bool(true)
+                || !v["license_signature"].is_string()
+            {
                 return Err("activate_license: response is not an active activation of this hardware_id".into());
             }
             Ok(Some(Outcome { steps: None }))
@@ -264,7 +270,10 @@ async fn op(sh: &Shared, w: &mut Worker, phase: Phase) -> Result<Option<Outcome>
         }
         Phase::Timed(Scenario::Introspect) => {
             let at = w.access_token.as_deref().ok_or("introspect: no access token")?;
-            let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("token", at).append_pair("token_type_hint", "access_token").finish();
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", at)
+                .append_pair("token_type_hint", "access_token")
+                .finish();
             let r = w.conn.post(&t.introspect_path, &oidc::token_headers(&sh.login), body).await?;
             oidc::expect_status("introspect", &r, 200)?;
             let v = oidc::json_of("introspect", &r)?;
@@ -367,7 +376,8 @@ async fn run_phase(sh: Arc<Shared>, phase: Phase, plan: PlanCfg, server_pid: Opt
     let start_cell: Arc<tokio::sync::OnceCell<Instant>> = Arc::new(tokio::sync::OnceCell::new());
     let mut tasks = Vec::new();
     for id in 0..c {
-        let (sh, barrier, go, tickets, start_cell) = (sh.clone(), barrier.clone(), go.clone(), tickets.clone(), start_cell.clone());
+        let (sh, barrier, go, tickets, start_cell) =
+            (sh.clone(), barrier.clone(), go.clone(), tickets.clone(), start_cell.clone());
         let (deadline, count, rate, warmup) = (plan.deadline, plan.count, plan.rate, plan.warmup);
         tasks.push(tokio::spawn(async move {
             let mut w = Worker { conn: sh.target.conn(), refresh_token: None, access_token: None };
@@ -515,7 +525,20 @@ fn print_table(reports: &[Report]) {
     let o = |x: Option<f64>, p: usize| x.map(|v| format!("{v:.p$}")).unwrap_or_else(|| "-".into());
     eprintln!(
         "{:<11} {:>4} {:>7} {:>10} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>6} {:>6} {:>7} {:>8}",
-        "scenario", "c", "ops", "ops/s", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms", "srv ms/op", "srv c", "cli c", "other", "RSS pk"
+        "scenario",
+        "c",
+        "ops",
+        "ops/s",
+        "errors",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "srv ms/op",
+        "srv c",
+        "cli c",
+        "other",
+        "RSS pk"
     );
     for r in reports {
         eprintln!(
@@ -550,14 +573,21 @@ fn creds_str(c: &Value, k: &str) -> Option<String> {
 
 fn main() {
     let a = Args::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(a.threads.max(1)).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(a.threads.max(1))
+        .enable_all()
+        .build()
+        .expect("runtime");
     let code = rt.block_on(run(a));
     std::process::exit(code);
 }
 
 async fn run(a: Args) -> i32 {
     let creds: Value = match &a.creds {
-        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string())) {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("--creds {}: {e}", p.display());
@@ -573,7 +603,9 @@ async fn run(a: Args) -> i32 {
             return 2;
         }
     };
-    let pick = |arg: &Option<String>, key: &str, default: &str| arg.clone().or_else(|| creds_str(&creds, key)).unwrap_or_else(|| default.to_string());
+    let pick = |arg: &Option<String>, key: &str, default: &str| {
+        arg.clone().or_else(|| creds_str(&creds, key)).unwrap_or_else(|| default.to_string())
+    };
     let account = pick(&a.account, "customer_account_code", "-");
     let login = Login {
         client_id: pick(&a.client_id, "client_id", "bench"),
@@ -585,9 +617,19 @@ async fn run(a: Args) -> i32 {
         scope: a.scope.clone(),
         extra: a.extra.clone(),
     };
-    let license = match (creds_str(&creds, "api_key"), creds_str(&creds, "shared_key"), creds_str(&creds, "license_public_key_pem")) {
+    let license = match (
+        creds_str(&creds, "api_key"),
+        creds_str(&creds, "shared_key"),
+        creds_str(&creds, "license_public_key_pem"),
+    ) {
         (Some(api_key), Some(shared_key), Some(pem)) => match jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()) {
-            Ok(key) => Some(LicenseApi { api_key, shared_key, product: pick(&a.product, "product", "demo-app"), account: account.clone(), signature_key: key }),
+            Ok(key) => Some(LicenseApi {
+                api_key,
+                shared_key,
+                product: pick(&a.product, "product", "demo-app"),
+                account: account.clone(),
+                signature_key: key,
+            }),
             Err(e) => {
                 eprintln!("license_public_key_pem: {e}");
                 return 2;
@@ -606,7 +648,10 @@ async fn run(a: Args) -> i32 {
             .append_pair("code_challenge_method", "S256")
             .finish()
     );
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+    let run_id = format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    );
     let shared = Arc::new(Shared {
         target: target.clone(),
         activate_redirect_uri: login.redirect_uri.clone(),
@@ -620,14 +665,25 @@ async fn run(a: Args) -> i32 {
     });
     let idle = a.server_pid.and_then(procfs::memory_kib);
     if let Some((rss, hwm)) = idle {
-        eprintln!("# server pid {} before the run: VmRSS {:.1} MiB, VmHWM {:.1} MiB", a.server_pid.unwrap_or(0), rss as f64 / 1024.0, hwm as f64 / 1024.0);
+        eprintln!(
+            "# server pid {} before the run: VmRSS {:.1} MiB, VmHWM {:.1} MiB",
+            a.server_pid.unwrap_or(0),
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
     }
     let mut reports = Vec::new();
     for &sc in &a.scenario {
         let needs_codes = matches!(sc, Scenario::Token | Scenario::Activate);
         if needs_codes {
             let n = a.count.unwrap_or(2000);
-            let plan = PlanCfg { concurrency: a.concurrency, deadline: None, count: Some(n), rate: None, warmup: Duration::ZERO };
+            let plan = PlanCfg {
+                concurrency: a.concurrency,
+                deadline: None,
+                count: Some(n),
+                rate: None,
+                warmup: Duration::ZERO,
+            };
             let m = run_phase(shared.clone(), Phase::Mint, plan, a.server_pid, &a.label).await;
             eprintln!("# minted {} codes for {:?} in {:.1}s ({} errors)", m.ops, sc, m.wall_s, m.errors);
             for (e, n) in m.error_kinds.iter().take(3) {
@@ -649,7 +705,11 @@ async fn run(a: Args) -> i32 {
     }
     let end_mem = a.server_pid.and_then(procfs::memory_kib);
     if let Some((rss, hwm)) = end_mem {
-        eprintln!("# server after the run: VmRSS {:.1} MiB, VmHWM (peak) {:.1} MiB", rss as f64 / 1024.0, hwm as f64 / 1024.0);
+        eprintln!(
+            "# server after the run: VmRSS {:.1} MiB, VmHWM (peak) {:.1} MiB",
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
     }
     eprintln!();
     print_table(&reports);

@@ -113,7 +113,8 @@ impl Target {
             return Err("only http:// targets are supported (measure the server, not TLS)".into());
         }
         let host = format!("{}:{}", u.host_str().unwrap_or("127.0.0.1"), u.port_or_known_default().unwrap_or(80));
-        let addr = tokio::net::lookup_host(&host).await.map_err(|e| format!("{host}: {e}"))?.next().ok_or("no address")?;
+        let addr =
+            tokio::net::lookup_host(&host).await.map_err(|e| format!("{host}: {e}"))?.next().ok_or("no address")?;
         let mut conn = Conn::new(addr, &host);
         let discovery_path = format!("{}/.well-known/openid-configuration", u.path().trim_end_matches('/'));
         let r = conn.get(&discovery_path, &[("accept", "application/json".into())]).await?;
@@ -190,7 +191,9 @@ fn html_unescape(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            _ if ent.starts_with("#x") || ent.starts_with("#X") => u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32),
+            _ if ent.starts_with("#x") || ent.starts_with("#X") => {
+                u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+            }
             _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -260,7 +263,9 @@ impl Jar {
             let expired = value.is_empty()
                 || parts.any(|a| {
                     let a = a.trim().to_ascii_lowercase();
-                    a.starts_with("max-age=0") || a.starts_with("max-age=-") || (a.starts_with("expires=") && a.contains("1970"))
+                    a.starts_with("max-age=0")
+                        || a.starts_with("max-age=-")
+                        || (a.starts_with("expires=") && a.contains("1970"))
                 });
             self.0.retain(|(n, _)| n != name);
             if !expired {
@@ -270,12 +275,20 @@ impl Jar {
     }
 
     fn header(&self) -> Option<(&'static str, String)> {
-        (!self.0.is_empty()).then(|| ("cookie", self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")))
+        (!self.0.is_empty())
+            .then(|| ("cookie", self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")))
     }
 }
 
 /// Follows redirects (GET) until a non-redirect response or a Location at redirect_uri.
-async fn follow(conn: &mut Conn, t: &Target, jar: &mut Jar, mut r: Response, redirect_uri: &str, step: &str) -> Result<(Response, Option<String>), String> {
+async fn follow(
+    conn: &mut Conn,
+    t: &Target,
+    jar: &mut Jar,
+    mut r: Response,
+    redirect_uri: &str,
+    step: &str,
+) -> Result<(Response, Option<String>), String> {
     for _ in 0..10 {
         if !matches!(r.status, 301 | 302 | 303 | 307) {
             return Ok((r, None));
@@ -284,7 +297,13 @@ async fn follow(conn: &mut Conn, t: &Target, jar: &mut Jar, mut r: Response, red
         if loc.starts_with(redirect_uri) {
             return Ok((r, Some(loc)));
         }
-        let path = if loc.starts_with('/') { loc } else if loc.starts_with(&t.issuer) || loc.starts_with("http://") { path_of(&loc)? } else { return Err(format!("{step}: redirect to {loc}")) };
+        let path = if loc.starts_with('/') {
+            loc
+        } else if loc.starts_with(&t.issuer) || loc.starts_with("http://") {
+            path_of(&loc)?
+        } else {
+            return Err(format!("{step}: redirect to {loc}"));
+        };
         let headers: Vec<_> = jar.header().into_iter().collect();
         r = conn.get(&path, &headers).await?;
         jar.store(&r);
@@ -343,7 +362,8 @@ pub async fn login_for_code(conn: &mut Conn, t: &Target, login: &Login, steps: &
     }
     let (r, loc) = follow(conn, t, &mut jar, r, &login.redirect_uri, "login").await?;
     steps.login_us = t1.elapsed().as_micros() as u64;
-    let loc = loc.ok_or_else(|| format!("login: ended at HTTP {} instead of redirect_uri {}", r.status, short(&r.body)))?;
+    let loc =
+        loc.ok_or_else(|| format!("login: ended at HTTP {} instead of redirect_uri {}", r.status, short(&r.body)))?;
     let cb = url::Url::parse(&loc).map_err(|e| format!("callback: {e}"))?;
     let p: HashMap<String, String> = cb.query_pairs().into_owned().collect();
     if let Some(e) = p.get("error") {
@@ -370,7 +390,12 @@ pub fn verify_id_token(t: &Target, token: &str, client_id: &str, nonce: Option<&
     if header.alg != Algorithm::RS256 {
         return Err(format!("id_token alg {:?}", header.alg));
     }
-    let key = header.kid.as_ref().and_then(|k| t.jwks.get(k)).or_else(|| if t.jwks.len() == 1 { t.jwks.values().next() } else { None }).ok_or("id_token kid not in the JWKS")?;
+    let key = header
+        .kid
+        .as_ref()
+        .and_then(|k| t.jwks.get(k))
+        .or_else(|| if t.jwks.len() == 1 { t.jwks.values().next() } else { None })
+        .ok_or("id_token kid not in the JWKS")?;
     let mut v = Validation::new(Algorithm::RS256);
     v.set_issuer(&[&t.issuer]);
     v.set_audience(&[client_id]);
@@ -391,7 +416,14 @@ pub struct Tokens {
 }
 
 /// Checks a token endpoint response (200, JSON, Bearer, access_token, id_token when expected and valid).
-pub fn check_token_response(t: &Target, login: &Login, r: &Response, nonce: Option<&str>, want_id_token: bool, steps: &mut FlowSteps) -> Result<Tokens, String> {
+pub fn check_token_response(
+    t: &Target,
+    login: &Login,
+    r: &Response,
+    nonce: Option<&str>,
+    want_id_token: bool,
+    steps: &mut FlowSteps,
+) -> Result<Tokens, String> {
     expect_status("token", r, 200)?;
     let v = json_of("token", r)?;
     let access_token = v["access_token"].as_str().ok_or("token: no access_token")?.to_string();
@@ -408,7 +440,13 @@ pub fn check_token_response(t: &Target, login: &Login, r: &Response, nonce: Opti
 }
 
 /// POST token_endpoint grant_type=authorization_code with client_secret_basic.
-pub async fn redeem(conn: &mut Conn, t: &Target, login: &Login, code: &Code, steps: &mut FlowSteps) -> Result<Tokens, String> {
+pub async fn redeem(
+    conn: &mut Conn,
+    t: &Target,
+    login: &Login,
+    code: &Code,
+    steps: &mut FlowSteps,
+) -> Result<Tokens, String> {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "authorization_code")
         .append_pair("code", &code.code)
@@ -431,7 +469,10 @@ pub fn token_headers(login: &Login) -> Vec<(&'static str, String)> {
 
 /// One refresh_token grant; returns the rotated refresh token.
 pub async fn refresh(conn: &mut Conn, t: &Target, login: &Login, rt: &str) -> Result<Tokens, String> {
-    let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("grant_type", "refresh_token").append_pair("refresh_token", rt).finish();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("refresh_token", rt)
+        .finish();
     let r = conn.post(&t.token_path, &token_headers(login), body).await?;
     let mut steps = FlowSteps::default();
     // A refreshed id_token carries no nonce (OIDC Core §12.2): only signature, iss, aud, exp are checked.
@@ -452,7 +493,10 @@ impl LicenseApi {
         let sig = STANDARD.encode(mac.finalize().into_bytes());
         vec![
             ("date", date),
-            ("authorization", format!(r#"algorithm="hmac-sha256",headers="date",signature="{sig}",apikey="{}""#, self.api_key)),
+            (
+                "authorization",
+                format!(r#"algorithm="hmac-sha256",headers="date",signature="{sig}",apikey="{}""#, self.api_key),
+            ),
             ("accept", "application/json".to_string()),
         ]
     }
@@ -461,7 +505,9 @@ impl LicenseApi {
     pub fn check_signature(&self, r: &Response) -> Result<(), String> {
         let sig = r.header("licensesignature").ok_or("no LicenseSignature header")?;
         let raw = STANDARD.decode(sig).map_err(|_| "LicenseSignature is not base64")?;
-        let ok = jsonwebtoken::crypto::verify(&URL_SAFE_NO_PAD.encode(raw), &r.body, &self.signature_key, Algorithm::RS256).map_err(|e| format!("LicenseSignature: {e}"))?;
+        let ok =
+            jsonwebtoken::crypto::verify(&URL_SAFE_NO_PAD.encode(raw), &r.body, &self.signature_key, Algorithm::RS256)
+                .map_err(|e| format!("LicenseSignature: {e}"))?;
         if ok {
             Ok(())
         } else {
@@ -482,7 +528,16 @@ mod tests {
   <input type="email" id="email" name="email" value="" required autocomplete="username" autofocus>
   <input type="password" id="password" name="password" required>
   <button type="submit">Sign in</button></form>"#;
-        let login = Login { client_id: "c".into(), client_secret: "s".into(), redirect_uri: "http://x/cb".into(), username: "u@x".into(), password: "p w".into(), account: None, scope: "openid".into(), extra: vec![] };
+        let login = Login {
+            client_id: "c".into(),
+            client_secret: "s".into(),
+            redirect_uri: "http://x/cb".into(),
+            username: "u@x".into(),
+            password: "p w".into(),
+            account: None,
+            scope: "openid".into(),
+            extra: vec![],
+        };
         let (action, body) = fill_login_form(html, &login).unwrap();
         assert_eq!(action, "/login");
         assert_eq!(body, "csrf_token=a%2Fb&authz=Zm9v%26&email=u%40x&password=p+w");

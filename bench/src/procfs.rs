@@ -20,7 +20,9 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// (VmRSS, VmHWM) in KiB.
 pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<u64> { s.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok() };
+    let field = |name: &str| -> Option<u64> {
+        s.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+    };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 

@@ -24,12 +24,13 @@ fn opt_ts(name: impl IntoIden) -> ColumnDef {
 fn flag(name: impl IntoIden, default: bool) -> ColumnDef {
     ColumnDef::new(name).boolean().not_null().default(default).to_owned()
 }
-fn fk(from_table: impl IntoIden + 'static, from_col: impl IntoIden + 'static, to_table: impl IntoIden + 'static, to_col: impl IntoIden + 'static) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from_table, from_col)
-        .to(to_table, to_col)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
+fn fk(
+    from_table: impl IntoIden + 'static,
+    from_col: impl IntoIden + 'static,
+    to_table: impl IntoIden + 'static,
+    to_col: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create().from(from_table, from_col).to(to_table, to_col).on_delete(ForeignKeyAction::Cascade).to_owned()
 }
 
 #[async_trait::async_trait]
@@ -44,7 +45,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_organizations_name").table(Organizations::Table).col(Organizations::Name).unique().to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_organizations_name")
+                .table(Organizations::Table)
+                .col(Organizations::Name)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -52,7 +61,8 @@ impl MigrationTrait for Migration {
                 .col(id(ApiKeys::Id))
                 .col(fk_id(ApiKeys::OrganizationId))
                 .col(ColumnDef::new(ApiKeys::ApiKey).string_len(64).not_null().unique_key())
-                // The HMAC shared key must be readable to verify signatures (SPEC §3.1); it is the one secret kept as is.
+                // The HMAC shared key must be readable to verify signatures (SPEC §3.1); it is the one secret kept as
+                // is.
                 .col(text(ApiKeys::SharedKey))
                 .col(flag(ApiKeys::Revoked, false))
                 .col(ts(ApiKeys::CreatedAt))
@@ -79,11 +89,25 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Products::IdTokenTtl).big_integer().not_null())
                 .col(ColumnDef::new(Products::RefreshTokenTtl).big_integer().not_null())
                 .col(ts(Products::CreatedAt))
-                .foreign_key(&mut fk(Products::Table, Products::OrganizationId, Organizations::Table, Organizations::Id))
+                .foreign_key(&mut fk(
+                    Products::Table,
+                    Products::OrganizationId,
+                    Organizations::Table,
+                    Organizations::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_products_org_code").table(Products::Table).col(Products::OrganizationId).col(Products::ShortCode).unique().to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_products_org_code")
+                .table(Products::Table)
+                .col(Products::OrganizationId)
+                .col(Products::ShortCode)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -94,11 +118,25 @@ impl MigrationTrait for Migration {
                 .col(text(CustomerAccounts::Name))
                 .col(opt_text(CustomerAccounts::AdminUserId))
                 .col(ts(CustomerAccounts::CreatedAt))
-                .foreign_key(&mut fk(CustomerAccounts::Table, CustomerAccounts::OrganizationId, Organizations::Table, Organizations::Id))
+                .foreign_key(&mut fk(
+                    CustomerAccounts::Table,
+                    CustomerAccounts::OrganizationId,
+                    Organizations::Table,
+                    Organizations::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_customer_accounts_org_code").table(CustomerAccounts::Table).col(CustomerAccounts::OrganizationId).col(CustomerAccounts::Code).unique().to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_customer_accounts_org_code")
+                .table(CustomerAccounts::Table)
+                .col(CustomerAccounts::OrganizationId)
+                .col(CustomerAccounts::Code)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -115,11 +153,25 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(LicenseUsers::FailedLogins).integer().not_null().default(0))
                 .col(opt_ts(LicenseUsers::LockedUntil))
                 .col(ts(LicenseUsers::CreatedAt))
-                .foreign_key(&mut fk(LicenseUsers::Table, LicenseUsers::CustomerAccountId, CustomerAccounts::Table, CustomerAccounts::Id))
+                .foreign_key(&mut fk(
+                    LicenseUsers::Table,
+                    LicenseUsers::CustomerAccountId,
+                    CustomerAccounts::Table,
+                    CustomerAccounts::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_license_users_account_email").table(LicenseUsers::Table).col(LicenseUsers::CustomerAccountId).col(LicenseUsers::Email).unique().to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_license_users_account_email")
+                .table(LicenseUsers::Table)
+                .col(LicenseUsers::CustomerAccountId)
+                .col(LicenseUsers::Email)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -139,11 +191,24 @@ impl MigrationTrait for Migration {
                 .col(opt_ts(Licenses::ExpiresAt))
                 .col(ts(Licenses::CreatedAt))
                 .foreign_key(&mut fk(Licenses::Table, Licenses::ProductId, Products::Table, Products::Id))
-                .foreign_key(&mut fk(Licenses::Table, Licenses::CustomerAccountId, CustomerAccounts::Table, CustomerAccounts::Id))
+                .foreign_key(&mut fk(
+                    Licenses::Table,
+                    Licenses::CustomerAccountId,
+                    CustomerAccounts::Table,
+                    CustomerAccounts::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_licenses_product_account").table(Licenses::Table).col(Licenses::ProductId).col(Licenses::CustomerAccountId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_licenses_product_account")
+                .table(Licenses::Table)
+                .col(Licenses::ProductId)
+                .col(Licenses::CustomerAccountId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -151,12 +216,29 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(LicenseAssignments::LicenseId).big_integer().not_null())
                 .col(fk_id(LicenseAssignments::LicenseUserId))
                 .primary_key(Index::create().col(LicenseAssignments::LicenseId).col(LicenseAssignments::LicenseUserId))
-                .foreign_key(&mut fk(LicenseAssignments::Table, LicenseAssignments::LicenseId, Licenses::Table, Licenses::Id))
-                .foreign_key(&mut fk(LicenseAssignments::Table, LicenseAssignments::LicenseUserId, LicenseUsers::Table, LicenseUsers::Id))
+                .foreign_key(&mut fk(
+                    LicenseAssignments::Table,
+                    LicenseAssignments::LicenseId,
+                    Licenses::Table,
+                    Licenses::Id,
+                ))
+                .foreign_key(&mut fk(
+                    LicenseAssignments::Table,
+                    LicenseAssignments::LicenseUserId,
+                    LicenseUsers::Table,
+                    LicenseUsers::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_license_assignments_user").table(LicenseAssignments::Table).col(LicenseAssignments::LicenseUserId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_license_assignments_user")
+                .table(LicenseAssignments::Table)
+                .col(LicenseAssignments::LicenseUserId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -173,13 +255,24 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // One row per (license, device): re-activation flips `active` back, so "at most one active" holds by construction.
-        m.create_index(Index::create().name("ux_activations_license_hw").table(Activations::Table).col(Activations::LicenseId).col(Activations::HardwareId).unique().to_owned()).await?;
+        // One row per (license, device): re-activation flips `active` back, so "at most one active" holds by
+        // construction.
+        m.create_index(
+            Index::create()
+                .name("ux_activations_license_hw")
+                .table(Activations::Table)
+                .col(Activations::LicenseId)
+                .col(Activations::HardwareId)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
                 .table(AuthorizationCodes::Table)
-                // The id doubles as the grant id: tokens issued from the code carry it so that a replay can revoke them.
+                // The id doubles as the grant id: tokens issued from the code carry it so that a replay can revoke
+                // them.
                 .col(id(AuthorizationCodes::Id))
                 .col(ColumnDef::new(AuthorizationCodes::CodeHash).string_len(64).not_null().unique_key())
                 .col(fk_id(AuthorizationCodes::ProductId))
@@ -197,7 +290,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_authorization_codes_expires").table(AuthorizationCodes::Table).col(AuthorizationCodes::ExpiresAt).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_authorization_codes_expires")
+                .table(AuthorizationCodes::Table)
+                .col(AuthorizationCodes::ExpiresAt)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -217,7 +317,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_refresh_tokens_grant").table(RefreshTokens::Table).col(RefreshTokens::GrantId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_refresh_tokens_grant")
+                .table(RefreshTokens::Table)
+                .col(RefreshTokens::GrantId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -258,7 +365,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_sessions_sid").table(Sessions::Table).col(Sessions::Sid).to_owned()).await?;
+        m.create_index(Index::create().name("ix_sessions_sid").table(Sessions::Table).col(Sessions::Sid).to_owned())
+            .await?;
 
         m.create_table(
             Table::create()
@@ -283,7 +391,12 @@ impl MigrationTrait for Migration {
                 .col(text(ManagementTokens::Name))
                 .col(flag(ManagementTokens::Revoked, false))
                 .col(ts(ManagementTokens::CreatedAt))
-                .foreign_key(&mut fk(ManagementTokens::Table, ManagementTokens::OrganizationId, Organizations::Table, Organizations::Id))
+                .foreign_key(&mut fk(
+                    ManagementTokens::Table,
+                    ManagementTokens::OrganizationId,
+                    Organizations::Table,
+                    Organizations::Id,
+                ))
                 .to_owned(),
         )
         .await?;
@@ -301,7 +414,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_audit_events_at").table(AuditEvents::Table).col(AuditEvents::At).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_audit_events_at").table(AuditEvents::Table).col(AuditEvents::At).to_owned(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -332,52 +448,194 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Organizations { Table, Id, Name, CreatedAt }
-#[derive(DeriveIden)]
-enum ApiKeys { Table, Id, OrganizationId, ApiKey, SharedKey, Revoked, CreatedAt }
-#[derive(DeriveIden)]
-#[allow(clippy::enum_variant_names)]
-enum Products {
-    Table, Id, OrganizationId, ShortCode, Name, ClientId, ClientSecretHash, RedirectUris, PostLogoutRedirectUris,
-    DefaultResponseType, AllowedGrants, LinkedProducts, AccessTokenTtl, IdTokenTtl, RefreshTokenTtl, CreatedAt,
-}
-#[derive(DeriveIden)]
-enum CustomerAccounts { Table, Id, OrganizationId, Code, Name, AdminUserId, CreatedAt }
-#[derive(DeriveIden)]
-enum LicenseUsers {
-    Table, Id, CustomerAccountId, Email, Name, PasswordHash, EmailVerified, Disabled, ExternalCustomerNo, FailedLogins,
-    LockedUntil, CreatedAt,
-}
-#[derive(DeriveIden)]
-enum Licenses {
-    Table, Id, ProductId, CustomerAccountId, LicenseKey, LicenseType, MaxActivations, TimesActivated, Enabled, IsTrial,
-    UserRestricted, StartsAt, ExpiresAt, CreatedAt,
-}
-#[derive(DeriveIden)]
-enum LicenseAssignments { Table, LicenseId, LicenseUserId }
-#[derive(DeriveIden)]
-enum Activations { Table, Id, LicenseId, LicenseUserId, HardwareId, Active, DeviceInfo, ActivatedAt, DeactivatedAt }
-#[derive(DeriveIden)]
-enum AuthorizationCodes {
-    Table, Id, CodeHash, ProductId, LicenseUserId, SessionId, RedirectUri, Scope, Nonce, CodeChallenge, AuthTime,
-    ExpiresAt, ConsumedAt, RevokedAt, CreatedAt,
-}
-#[derive(DeriveIden)]
-enum RefreshTokens {
-    Table, Id, TokenHash, GrantId, ProductId, LicenseUserId, SessionId, Scope, AuthTime, ExpiresAt, RotatedAt, RevokedAt,
+enum Organizations {
+    Table,
+    Id,
+    Name,
     CreatedAt,
 }
 #[derive(DeriveIden)]
-enum RevokedTokens { Table, Jti, ExpiresAt }
+enum ApiKeys {
+    Table,
+    Id,
+    OrganizationId,
+    ApiKey,
+    SharedKey,
+    Revoked,
+    CreatedAt,
+}
 #[derive(DeriveIden)]
-enum RevokedGrants { Table, GrantId, RevokedAt }
+#[allow(clippy::enum_variant_names)]
+enum Products {
+    Table,
+    Id,
+    OrganizationId,
+    ShortCode,
+    Name,
+    ClientId,
+    ClientSecretHash,
+    RedirectUris,
+    PostLogoutRedirectUris,
+    DefaultResponseType,
+    AllowedGrants,
+    LinkedProducts,
+    AccessTokenTtl,
+    IdTokenTtl,
+    RefreshTokenTtl,
+    CreatedAt,
+}
 #[derive(DeriveIden)]
-enum UsedIdTokens { Table, Jti, ExpiresAt }
+enum CustomerAccounts {
+    Table,
+    Id,
+    OrganizationId,
+    Code,
+    Name,
+    AdminUserId,
+    CreatedAt,
+}
 #[derive(DeriveIden)]
-enum Sessions { Table, IdHash, Sid, LicenseUserId, CustomerAccountId, AuthTime, ExpiresAt, CreatedAt }
+enum LicenseUsers {
+    Table,
+    Id,
+    CustomerAccountId,
+    Email,
+    Name,
+    PasswordHash,
+    EmailVerified,
+    Disabled,
+    ExternalCustomerNo,
+    FailedLogins,
+    LockedUntil,
+    CreatedAt,
+}
 #[derive(DeriveIden)]
-enum OneTimeTokens { Table, TokenHash, Kind, LicenseUserId, Payload, ExpiresAt, ConsumedAt, CreatedAt }
+enum Licenses {
+    Table,
+    Id,
+    ProductId,
+    CustomerAccountId,
+    LicenseKey,
+    LicenseType,
+    MaxActivations,
+    TimesActivated,
+    Enabled,
+    IsTrial,
+    UserRestricted,
+    StartsAt,
+    ExpiresAt,
+    CreatedAt,
+}
 #[derive(DeriveIden)]
-enum ManagementTokens { Table, Id, OrganizationId, TokenHash, Name, Revoked, CreatedAt }
+enum LicenseAssignments {
+    Table,
+    LicenseId,
+    LicenseUserId,
+}
 #[derive(DeriveIden)]
-enum AuditEvents { Table, Id, At, Actor, Action, Subject, ClientIp, Outcome }
+enum Activations {
+    Table,
+    Id,
+    LicenseId,
+    LicenseUserId,
+    HardwareId,
+    Active,
+    DeviceInfo,
+    ActivatedAt,
+    DeactivatedAt,
+}
+#[derive(DeriveIden)]
+enum AuthorizationCodes {
+    Table,
+    Id,
+    CodeHash,
+    ProductId,
+    LicenseUserId,
+    SessionId,
+    RedirectUri,
+    Scope,
+    Nonce,
+    CodeChallenge,
+    AuthTime,
+    ExpiresAt,
+    ConsumedAt,
+    RevokedAt,
+    CreatedAt,
+}
+#[derive(DeriveIden)]
+enum RefreshTokens {
+    Table,
+    Id,
+    TokenHash,
+    GrantId,
+    ProductId,
+    LicenseUserId,
+    SessionId,
+    Scope,
+    AuthTime,
+    ExpiresAt,
+    RotatedAt,
+    RevokedAt,
+    CreatedAt,
+}
+#[derive(DeriveIden)]
+enum RevokedTokens {
+    Table,
+    Jti,
+    ExpiresAt,
+}
+#[derive(DeriveIden)]
+enum RevokedGrants {
+    Table,
+    GrantId,
+    RevokedAt,
+}
+#[derive(DeriveIden)]
+enum UsedIdTokens {
+    Table,
+    Jti,
+    ExpiresAt,
+}
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    IdHash,
+    Sid,
+    LicenseUserId,
+    CustomerAccountId,
+    AuthTime,
+    ExpiresAt,
+    CreatedAt,
+}
+#[derive(DeriveIden)]
+enum OneTimeTokens {
+    Table,
+    TokenHash,
+    Kind,
+    LicenseUserId,
+    Payload,
+    ExpiresAt,
+    ConsumedAt,
+    CreatedAt,
+}
+#[derive(DeriveIden)]
+enum ManagementTokens {
+    Table,
+    Id,
+    OrganizationId,
+    TokenHash,
+    Name,
+    Revoked,
+    CreatedAt,
+}
+#[derive(DeriveIden)]
+enum AuditEvents {
+    Table,
+    Id,
+    At,
+    Actor,
+    Action,
+    Subject,
+    ClientIp,
+    Outcome,
+}

@@ -20,7 +20,8 @@ pub struct DeviceToken {
 }
 
 fn mac(key: &[u8], user_id: &str, device_id: &str) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
     m.update(b"keyway-device:");
     m.update(user_id.as_bytes());
     m.update(b"\0");
@@ -36,14 +37,20 @@ impl DeviceToken {
 
     /// `user_id.device_id.mac`, the cookie form.
     pub fn encode(&self, key: &[u8]) -> String {
-        format!("{}.{}.{}", self.user_id, self.device_id, URL_SAFE_NO_PAD.encode(mac(key, &self.user_id, &self.device_id)))
+        format!(
+            "{}.{}.{}",
+            self.user_id,
+            self.device_id,
+            URL_SAFE_NO_PAD.encode(mac(key, &self.user_id, &self.device_id))
+        )
     }
 
     fn decode(s: &str, key: &[u8]) -> Option<DeviceToken> {
         let mut parts = s.splitn(3, '.');
         let (user_id, device_id, tag) = (parts.next()?, parts.next()?, parts.next()?);
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        secrets_equal(&tag, &mac(key, user_id, device_id)).then(|| DeviceToken { user_id: user_id.to_string(), device_id: device_id.to_string() })
+        secrets_equal(&tag, &mac(key, user_id, device_id))
+            .then(|| DeviceToken { user_id: user_id.to_string(), device_id: device_id.to_string() })
     }
 }
 
@@ -77,7 +84,11 @@ mod tests {
         let forged = format!("user-c.{}.{}", a.device_id, a.encode(key).rsplit('.').next().unwrap());
         assert!(parse_cookie(&forged, key).is_empty(), "a token is bound to its user");
         let again = DeviceToken { device_id: a.device_id.clone(), ..a.clone() };
-        assert_eq!(parse_cookie(&cookie_with(&parse_cookie(&cookie, key), &again, key), key).len(), 2, "one token per user");
+        assert_eq!(
+            parse_cookie(&cookie_with(&parse_cookie(&cookie, key), &again, key), key).len(),
+            2,
+            "one token per user"
+        );
         let many: Vec<DeviceToken> = (0..8).map(|i| DeviceToken::issue(&format!("u{i}"))).collect();
         let full = many.iter().fold(String::new(), |c, t| cookie_with(&parse_cookie(&c, key), t, key));
         assert_eq!(parse_cookie(&full, key).len(), MAX_PER_BROWSER);

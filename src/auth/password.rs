@@ -80,7 +80,12 @@ pub enum Outcome {
 /// The longest e-mail address (RFC 5321 §4.5.3.1.3 path limit); longer input is never looked up.
 const MAX_EMAIL: usize = 254;
 
-pub async fn authenticate(check: &PasswordCheck<'_>, realm: Realm<'_>, a: &Attempt<'_>, now: i64) -> Result<Outcome, StoreError> {
+pub async fn authenticate(
+    check: &PasswordCheck<'_>,
+    realm: Realm<'_>,
+    a: &Attempt<'_>,
+    now: i64,
+) -> Result<Outcome, StoreError> {
     let email = a.email.trim();
     let looked_up = email.len() <= MAX_EMAIL;
     match realm {
@@ -93,7 +98,13 @@ pub async fn authenticate(check: &PasswordCheck<'_>, realm: Realm<'_>, a: &Attem
             check_candidates(check, &format!("org:{org}"), users, a, now).await
         }
         Realm::AccountCode { code, organization_id } => {
-            let accounts: Vec<_> = check.store.find_customer_accounts_by_code(code).await?.into_iter().filter(|acc| organization_id.is_none_or(|o| acc.organization_id == o)).collect();
+            let accounts: Vec<_> = check
+                .store
+                .find_customer_accounts_by_code(code)
+                .await?
+                .into_iter()
+                .filter(|acc| organization_id.is_none_or(|o| acc.organization_id == o))
+                .collect();
             let mut users = Vec::new();
             if looked_up {
                 for acc in &accounts {
@@ -111,7 +122,13 @@ pub async fn authenticate(check: &PasswordCheck<'_>, realm: Realm<'_>, a: &Attem
 
 /// The users the address names (usually one): each is checked with its own lock until one signs in; none at all
 /// costs the same work against `unknown_realm`'s counter.
-async fn check_candidates(check: &PasswordCheck<'_>, unknown_realm: &str, users: Vec<LicenseUser>, a: &Attempt<'_>, now: i64) -> Result<Outcome, StoreError> {
+async fn check_candidates(
+    check: &PasswordCheck<'_>,
+    unknown_realm: &str,
+    users: Vec<LicenseUser>,
+    a: &Attempt<'_>,
+    now: i64,
+) -> Result<Outcome, StoreError> {
     if users.is_empty() {
         return check_one(check, unknown_realm, None, a, now).await;
     }
@@ -127,7 +144,13 @@ async fn check_candidates(check: &PasswordCheck<'_>, unknown_realm: &str, users:
     Ok(locked.map_or(Outcome::Failed, |until| Outcome::Locked { until }))
 }
 
-async fn check_one(check: &PasswordCheck<'_>, account_id: &str, user: Option<LicenseUser>, a: &Attempt<'_>, now: i64) -> Result<Outcome, StoreError> {
+async fn check_one(
+    check: &PasswordCheck<'_>,
+    account_id: &str,
+    user: Option<LicenseUser>,
+    a: &Attempt<'_>,
+    now: i64,
+) -> Result<Outcome, StoreError> {
     let device = user.as_ref().and_then(|u| a.devices.iter().find(|d| d.user_id == u.id));
     let (key, limits) = match device {
         Some(d) => (throttle_key(account_id, a.email, Some(&d.device_id)), check.lockout.known_device),
@@ -167,7 +190,15 @@ async fn check_one(check: &PasswordCheck<'_>, account_id: &str, user: Option<Lic
     }
 }
 
-async fn write(store: &Store, actor: &Actor, action: &str, subject: &str, client_ip: Option<&str>, outcome: &str, now: i64) {
+async fn write(
+    store: &Store,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    client_ip: Option<&str>,
+    outcome: &str,
+    now: i64,
+) {
     audit::record(store, AuditEvent { actor: actor.as_str(), action, subject, client_ip, outcome }, now).await;
 }
 
@@ -201,6 +232,10 @@ mod tests {
         assert_eq!(throttle_key("acct", "ｄｅｍｏ@example.com", None), k, "full-width letters fold (NFKC)");
         assert_ne!(throttle_key("other", "demo@example.com", None), k, "per account");
         assert_ne!(throttle_key("acct", "demo@example.com", Some("dev1")), k, "a known device counts apart");
-        assert_ne!(throttle_key("acct", "dеmo@example.com", None), k, "a Cyrillic look-alike is another (non-existent) address");
+        assert_ne!(
+            throttle_key("acct", "dеmo@example.com", None),
+            k,
+            "a Cyrillic look-alike is another (non-existent) address"
+        );
     }
 }

@@ -52,7 +52,8 @@ pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, Cl
     let client_secret = derive(&cookie_key, "client-secret")?;
     let password = format!("Demo-{}", &derive(&cookie_key, "password")?[..12]);
     let license_key = derive(&cookie_key, "license-key")?.to_uppercase();
-    let license_key = format!("{}-{}-{}-{}", &license_key[0..4], &license_key[4..8], &license_key[8..12], &license_key[12..16]);
+    let license_key =
+        format!("{}-{}-{}-{}", &license_key[0..4], &license_key[4..8], &license_key[8..12], &license_key[12..16]);
 
     let org = match store.find_organization(ORG).await? {
         Some(o) => o,
@@ -93,7 +94,14 @@ pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, Cl
     let license = match store.find_license_by_key(&product.id, &license_key).await? {
         Some(l) => l,
         None => {
-            let spec = LicenseSpec { max_activations: MAX_ACTIVATIONS, license_type: "perpetual".into(), user_emails: vec![USER_EMAIL.into()], key: Some(license_key.clone()), expires_at: None, trial: false };
+            let spec = LicenseSpec {
+                max_activations: MAX_ACTIVATIONS,
+                license_type: "perpetual".into(),
+                user_emails: vec![USER_EMAIL.into()],
+                key: Some(license_key.clone()),
+                expires_at: None,
+                trial: false,
+            };
             admin::create_license(store, &product, &account, spec, now).await?
         }
     };
@@ -141,7 +149,17 @@ pub fn print(d: &Demo, json: bool) {
     super::say(format_args!("  client_secret          {}", d.client_secret));
     super::say(format_args!("  redirect_uri           {}", d.redirect_uri));
     super::say(format_args!("  customer account       {}", d.customer_account_code));
-    super::say(format_args!("  license                {} (id {}, {} seats)", d.license_key, d.license_id, d.max_activations));
-    super::say(format_args!("  try the hosted login   {}/oauth2/authorize?client_id={}&response_type=code&scope=openid%20email%20profile&redirect_uri={}&customer_account_code={}",
-        d.issuer, d.client_id, crate::encoding::component(&d.redirect_uri), d.customer_account_code));
+    super::say(format_args!(
+        "  license                {} (id {}, {} seats)",
+        d.license_key, d.license_id, d.max_activations
+    ));
+    super::say(format_args!(
+        "  try the hosted login   \
+        {}/oauth2/authorize?client_id={}&response_type=code&scope=openid%20email%20profile&redirect_uri={}&\
+            customer_account_code={}",
+        d.issuer,
+        d.client_id,
+        crate::encoding::component(&d.redirect_uri),
+        d.customer_account_code
+    ));
 }

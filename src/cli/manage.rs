@@ -326,12 +326,20 @@ impl From<AdminError> for CliError {
     }
 }
 
+fn uris(v: &[crate::model::RedirectUri]) -> Vec<&str> {
+    v.iter().map(|u| u.as_str()).collect()
+}
+
 fn out(v: serde_json::Value) {
     super::say(format_args!("{v}"));
 }
 
 pub fn token_defaults(config: &Config) -> TokenDefaults {
-    TokenDefaults { access_token_ttl: config.access_token_ttl, id_token_ttl: config.id_token_ttl, refresh_token_ttl: config.refresh_token_ttl }
+    TokenDefaults {
+        access_token_ttl: config.access_token_ttl,
+        id_token_ttl: config.id_token_ttl,
+        refresh_token_ttl: config.refresh_token_ttl,
+    }
 }
 
 pub fn read_password(from_stdin: bool) -> Result<String, CliError> {
@@ -409,14 +417,20 @@ async fn product(store: &Store, config: &Config, cmd: ProductCmd, now: i64) -> R
         ProductCmd::Create(a) => {
             let o = admin::organization(store, &a.org).await?;
             let (p, secret) = admin::create_product(store, token_defaults(config), &o.id, a.spec(), now).await?;
-            out(json!({"id": p.id, "short_code": p.short_code, "client_id": p.client_id.as_str(), "client_secret": secret.as_ref().map(Secret::expose),
-                "redirect_uris": p.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(), "default_response_type": p.default_response_type.as_str()}));
+            out(json!({
+                "id": p.id, "short_code": p.short_code, "client_id": p.client_id.as_str(),
+                "client_secret": secret.as_ref().map(Secret::expose), "redirect_uris": uris(&p.redirect_uris),
+                "default_response_type": p.default_response_type.as_str(),
+            }));
         }
         ProductCmd::List { org } => {
             let o = admin::organization(store, &org).await?;
             for p in store.list_products(&o.id).await? {
-                out(json!({"id": p.id, "short_code": p.short_code, "name": p.name, "client_id": p.client_id.as_str(), "public": p.is_public(),
-                    "redirect_uris": p.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(), "grants": p.grants.names(), "disabled": p.disabled}));
+                out(json!({
+                    "id": p.id, "short_code": p.short_code, "name": p.name, "client_id": p.client_id.as_str(),
+                    "public": p.is_public(), "redirect_uris": uris(&p.redirect_uris), "grants": p.grants.names(),
+                    "disabled": p.disabled,
+                }));
             }
         }
         ProductCmd::Disable { org, code } => set_product_disabled(store, &org, &code, true).await?,
@@ -457,7 +471,13 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
             let account = admin::customer_account(store, &o.id, &user.account).await?;
             admin::check_email(&user.email)?;
             let hash = hash_password(config, read_password(password_stdin)?).await?;
-            let spec = UserSpec { email: user.email.clone(), name: name.unwrap_or_default(), password_hash: Some(hash), external_customer_no: customer_no, account_admin };
+            let spec = UserSpec {
+                email: user.email.clone(),
+                name: name.unwrap_or_default(),
+                password_hash: Some(hash),
+                external_customer_no: customer_no,
+                account_admin,
+            };
             let u = admin::create_user(store, &account, spec, now).await?;
             out(json!({"id": u.id, "email": u.email, "customer_account": user.account}));
         }
@@ -477,7 +497,10 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
 async fn set_user_disabled(store: &Store, r: &UserRef, disabled: bool) -> Result<(), CliError> {
     let o = admin::organization(store, &r.org).await?;
     let a = admin::customer_account(store, &o.id, &r.account).await?;
-    let u = store.find_user_by_email(&a.id, &r.email).await?.ok_or_else(|| CliError::Usage(format!("user {} not found", r.email)))?;
+    let u = store
+        .find_user_by_email(&a.id, &r.email)
+        .await?
+        .ok_or_else(|| CliError::Usage(format!("user {} not found", r.email)))?;
     store.set_user_disabled(&u.id, disabled).await?;
     out(json!({"id": u.id, "email": u.email, "disabled": disabled}));
     Ok(())
@@ -489,16 +512,22 @@ async fn license(store: &Store, cmd: LicenseCmd, now: i64) -> Result<(), CliErro
             let o = admin::organization(store, &org).await?;
             let p = admin::product(store, &o.id, &product).await?;
             let a = admin::customer_account(store, &o.id, &account).await?;
-            let spec = LicenseSpec { max_activations, license_type, user_emails: users.clone(), key, expires_at, trial };
+            let spec =
+                LicenseSpec { max_activations, license_type, user_emails: users.clone(), key, expires_at, trial };
             let l = admin::create_license(store, &p, &a, spec, now).await?;
-            out(json!({"id": l.id, "license_key": l.license_key, "max_activations": l.max_activations, "users": users}));
+            out(
+                json!({"id": l.id, "license_key": l.license_key, "max_activations": l.max_activations, "users": users}),
+            );
         }
         LicenseCmd::List { org, account } => {
             let o = admin::organization(store, &org).await?;
             let a = admin::customer_account(store, &o.id, &account).await?;
             for l in store.list_licenses(&a.id).await? {
-                out(json!({"id": l.id, "license_key": l.license_key, "license_type": l.license_type.as_str(), "max_activations": l.max_activations,
-                    "times_activated": l.times_activated, "enabled": l.enabled, "expires_at": l.expires_at}));
+                out(json!({
+                    "id": l.id, "license_key": l.license_key, "license_type": l.license_type.as_str(),
+                    "max_activations": l.max_activations, "times_activated": l.times_activated, "enabled": l.enabled,
+                    "expires_at": l.expires_at,
+                }));
             }
         }
         LicenseCmd::Disable { id } => {

@@ -89,14 +89,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keys(KeysCommand::Rotate) => {
             let ring = KeyRing::rotate(&config.keys_dir, now, config.access_token_signing_alg)?;
-            let signing: Vec<String> = ring.describe().into_iter().filter(|d| d.2).map(|d| format!("{} ({})", d.0, d.1.as_str())).collect();
+            let signing: Vec<String> =
+                ring.describe().into_iter().filter(|d| d.2).map(|d| format!("{} ({})", d.0, d.1.as_str())).collect();
             say(format!("new signing keys {}; published keys: {}", signing.join(", "), ring.kids().join(", ")));
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
             let ring = KeyRing::load_or_create(&config.keys_dir, now, config.access_token_signing_alg)?;
             for (kid, alg, signing) in ring.describe() {
-                say(format!("{kid}  {}  {}", alg.as_str(), if signing { "(signing)" } else { "(retired, still published)" }));
+                say(format!(
+                    "{kid}  {}  {}",
+                    alg.as_str(),
+                    if signing { "(signing)" } else { "(retired, still published)" }
+                ));
             }
             Ok(())
         }
@@ -131,7 +136,8 @@ async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
         store.close().await;
     }
     let app = crate::startup::build(config.clone(), crate::clock::Clock::System).await?;
-    tracing::info!(bind = %config.bind, port = app.port, issuer = %config.issuer, database = %redact_url(&config.database_url), "keyway listening");
+    let database = redact_url(&config.database_url);
+    tracing::info!(bind = %config.bind, port = app.port, issuer = %config.issuer, %database, "keyway listening");
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -41,7 +41,12 @@ pub fn parse_authorization(value: &str) -> Result<SignedAuthorization, Authoriza
         return Err(AuthorizationParseError::MissingParams(missing));
     }
     let mut take = |k: &str| params.remove(k).unwrap_or_default();
-    Ok(SignedAuthorization { algorithm: take("algorithm"), headers: take("headers"), signature: take("signature"), api_key: take("apikey") })
+    Ok(SignedAuthorization {
+        algorithm: take("algorithm"),
+        headers: take("headers"),
+        signature: take("signature"),
+        api_key: take("apikey"),
+    })
 }
 
 /// signature = base64(HMAC-SHA256(shared_key, "licenseSpring\ndate: " + Date)).
@@ -78,7 +83,8 @@ pub fn check_date(value: &str, now_unix: i64, skew: i64) -> Result<i64, DateErro
         return Err(DateError::Unparseable);
     }
     let t = httpdate::parse_http_date(value).map_err(|_| DateError::Unparseable)?;
-    let unix = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).map_err(|_| DateError::Unparseable)?;
+    let unix =
+        t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).map_err(|_| DateError::Unparseable)?;
     if (unix - now_unix).abs() > skew {
         return Err(DateError::OutOfWindow);
     }

@@ -59,7 +59,12 @@ pub fn verify<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<
 }
 
 /// As [`verify`], refusing a token whose `typ` header is `refused` (an access token offered as an id_token).
-pub fn verify_rejecting_typ<C: DeserializeOwned>(ring: &KeyRing, token: &str, expect: &Expect<'_>, refused: &str) -> Result<C, JwtError> {
+pub fn verify_rejecting_typ<C: DeserializeOwned>(
+    ring: &KeyRing,
+    token: &str,
+    expect: &Expect<'_>,
+    refused: &str,
+) -> Result<C, JwtError> {
     verify_header_checked(ring, token, expect, |h| {
         if h.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(refused)) {
             Err(JwtError::Malformed)
@@ -145,7 +150,9 @@ mod tests {
 
         // ES256 from the same ring verifies; its header may not claim another algorithm for the key.
         let es = sign(ring.signer_for(SigningAlg::ES256).expect("ec"), "at+jwt", &claims).expect("sign");
-        let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(es.split('.').next().expect("h")).expect("b64")).expect("json");
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(es.split('.').next().expect("h")).expect("b64"))
+                .expect("json");
         assert_eq!(header["alg"], "ES256");
         let back: serde_json::Value = verify(&ring, &es, &want_at).expect("ES256 verifies");
         assert_eq!(back["sub"], "u");
@@ -157,7 +164,8 @@ mod tests {
 
     #[test]
     fn at_hash_matches_oidc_example() {
-        // OIDC Core Appendix A.3 example: access_token jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y → at_hash 77QmUPtjPfzWtF2AnpK9RQ
+        // OIDC Core Appendix A.3 example: access_token jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y → at_hash
+        // 77QmUPtjPfzWtF2AnpK9RQ
         assert_eq!(half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
     }
 }

@@ -117,7 +117,8 @@ pub struct EcKey {
 
 impl EcKey {
     fn from_pkcs8(der: &[u8], created: i64, path: &Path) -> Result<EcKey, KeyError> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new()).map_err(|e| file_err(path, format!("not a P-256 private key: {e}")))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
+            .map_err(|e| file_err(path, format!("not a P-256 private key: {e}")))?;
         // SEC 1 uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
         let point = pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 4 {
@@ -146,7 +147,11 @@ pub enum SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("alg", &self.alg()).field("kid", &self.kid()).field("created", &self.created()).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg())
+            .field("kid", &self.kid())
+            .field("created", &self.created())
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,7 +206,8 @@ impl SigningKey {
 
 fn read_ec_key(path: &Path, created: i64) -> Result<EcKey, KeyError> {
     let pem = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
-    let (label, doc) = SecretDocument::from_pem(&pem).map_err(|e| file_err(path, format!("not a PEM private key: {e}")))?;
+    let (label, doc) =
+        SecretDocument::from_pem(&pem).map_err(|e| file_err(path, format!("not a PEM private key: {e}")))?;
     if label != "PRIVATE KEY" {
         return Err(file_err(path, format!("expected a PKCS#8 PRIVATE KEY, found {label}")));
     }
@@ -209,7 +215,8 @@ fn read_ec_key(path: &Path, created: i64) -> Result<EcKey, KeyError> {
 }
 
 fn generate_ec_into(path: &Path) -> Result<(), KeyError> {
-    let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
     let doc = SecretDocument::try_from(der.as_ref()).map_err(|e| KeyError::Generate(e.to_string()))?;
     let pem = doc.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
     write_secret_file(path, pem.as_bytes())
@@ -428,7 +435,11 @@ impl KeyRing {
 
     /// (kid, algorithm, signs now) for every published key.
     pub fn describe(&self) -> Vec<(String, SigningAlg, bool)> {
-        self.keys.iter().enumerate().map(|(i, k)| (k.kid().to_string(), k.alg(), i == 0 || Some(i) == self.ec_signer)).collect()
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.kid().to_string(), k.alg(), i == 0 || Some(i) == self.ec_signer))
+            .collect()
     }
 }
 
@@ -520,7 +531,8 @@ mod tests {
         let msg = b"header.payload";
         let sig = URL_SAFE_NO_PAD.encode(ec.sign(msg).expect("sign"));
         assert!(jsonwebtoken::crypto::verify(&sig, msg, &decoding, jsonwebtoken::Algorithm::ES256).expect("verify"));
-        assert!(!jsonwebtoken::crypto::verify(&sig, b"header.other", &decoding, jsonwebtoken::Algorithm::ES256).expect("verify"));
+        assert!(!jsonwebtoken::crypto::verify(&sig, b"header.other", &decoding, jsonwebtoken::Algorithm::ES256)
+            .expect("verify"));
 
         // Reloading reads the same P-256 key; rotation renews both families and keeps the old ones published.
         let again = KeyRing::load(dir.path(), 1_001).expect("load");

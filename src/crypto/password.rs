@@ -27,7 +27,8 @@ pub enum PasswordError {
 
 impl PasswordHasherConfig {
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, PasswordError> {
-        let params = Params::new(memory_kib, iterations, parallelism, None).map_err(|e| PasswordError::Params(e.to_string()))?;
+        let params =
+            Params::new(memory_kib, iterations, parallelism, None).map_err(|e| PasswordError::Params(e.to_string()))?;
         let mut cfg = PasswordHasherConfig { params, dummy_hash: String::new() };
         cfg.dummy_hash = cfg.hash(&crate::crypto::secrets::random_token())?;
         Ok(cfg)
@@ -163,7 +164,9 @@ impl Passwords {
     /// A new argon2id hash, computed on the blocking pool.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let (hasher, password) = (self.hasher.clone(), password.to_string());
-        tokio::task::spawn_blocking(move || hasher.hash(&password)).await.map_err(|e| PasswordError::Hash(e.to_string()))?
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?
     }
 }
 
@@ -205,7 +208,8 @@ mod tests {
             let (pool, stored) = (pool.clone(), stored.clone());
             tokio::spawn(async move { pool.verify(if i % 2 == 0 { "secret-1" } else { "wrong" }, Some(stored)).await })
         });
-        let results: Vec<bool> = futures_util::future::join_all(checks).await.into_iter().map(|r| r.expect("task")).collect();
+        let results: Vec<bool> =
+            futures_util::future::join_all(checks).await.into_iter().map(|r| r.expect("task")).collect();
         assert_eq!(results.iter().filter(|ok| **ok).count(), 10);
         assert!(results.iter().step_by(2).all(|ok| *ok));
     }

@@ -13,17 +13,28 @@ use crate::sso::{minted, SsoError};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/get_sso_token", web::post().to(post_get_sso_token)).route("/api/v1/sso-tokens/redeem", web::post().to(post_redeem));
+    cfg.route("/v2/get_sso_token", web::post().to(post_get_sso_token))
+        .route("/api/v1/sso-tokens/redeem", web::post().to(post_redeem));
 }
 
 fn abc(status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("application/json").body(json!({"ReturnCode": 0, "ReturnMessage": message}).to_string())
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(json!({"ReturnCode": 0, "ReturnMessage": message}).to_string())
 }
 
 /// The calling product from a Bearer client-credentials access token.
 async fn bearer_client(state: &AppState, headers: &HeaderMap) -> Result<Arc<OAuthClient>, (StatusCode, &'static str)> {
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or((StatusCode::UNAUTHORIZED, "Authorization header is missing"))?;
-    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty()).ok_or((StatusCode::UNAUTHORIZED, "Authorization must be a Bearer token"))?;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or((StatusCode::UNAUTHORIZED, "Authorization header is missing"))?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or((StatusCode::UNAUTHORIZED, "Authorization must be a Bearer token"))?;
     let keys = state.keys();
     let claims = match state.verifier(&keys).access_token(&state.store, token, state.now()).await {
         Ok(c) => c,
@@ -42,7 +53,9 @@ async fn bearer_client(state: &AppState, headers: &HeaderMap) -> Result<Arc<OAut
 }
 
 async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let Ok(body) = super::read_body(payload).await else { return abc(StatusCode::BAD_REQUEST, "The request body cannot be read (at most 64 KiB)") };
+    let Ok(body) = super::read_body(payload).await else {
+        return abc(StatusCode::BAD_REQUEST, "The request body cannot be read (at most 64 KiB)");
+    };
     let h = req.headers();
     for name in ["x-api-version", "x-lob-client-id", "content-type"] {
         if h.get(name).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim().is_empty()) {
@@ -57,8 +70,11 @@ async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, payloa
     if caller.client_id != lob_client_id.as_str() {
         return abc(StatusCode::FORBIDDEN, "The token was not issued to x-lob-client-id");
     }
-    let Ok(serde_json::Value::Object(b)) = serde_json::from_slice::<serde_json::Value>(&body) else { return abc(StatusCode::BAD_REQUEST, "The body must be a JSON object") };
-    let field = |k: &str| b.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let Ok(serde_json::Value::Object(b)) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return abc(StatusCode::BAD_REQUEST, "The body must be a JSON object");
+    };
+    let field =
+        |k: &str| b.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let (Some(cii), Some(lob), Some(func)) = (field("CIINo"), field("LOBId"), field("Functionality")) else {
         return abc(StatusCode::BAD_REQUEST, "CIINo, LOBId and Functionality are required");
     };
@@ -77,30 +93,55 @@ async fn post_get_sso_token(state: web::Data<AppState>, req: HttpRequest, payloa
         _ => return abc(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };
     let keys = state.keys();
-    let m = minted::MintFor { from: &caller, target: &target, user: &user, account_code: &account_code, cii_no: &cii, functionality: &func };
+    let m = minted::MintFor {
+        from: &caller,
+        target: &target,
+        user: &user,
+        account_code: &account_code,
+        cii_no: &cii,
+        functionality: &func,
+    };
     match minted::mint(&state.store, &state.signer(&keys), &m, state.now()).await {
-        Ok(m) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
-            json!({"ReturnCode": 1, "ReturnMessage": "Token Generated successfully", "TokenRefNo": m.reference, "TokenNo": m.token}).to_string(),
-        ),
+        Ok(m) => {
+            HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
+                json!({"ReturnCode": 1, "ReturnMessage": "Token Generated \
+                successfully", "TokenRefNo": m.reference, "TokenNo": m.token})
+                .to_string(),
+            )
+        }
         Err(SsoError::UserNotAllowed) => abc(StatusCode::FORBIDDEN, "The user is disabled"),
         Err(_) => abc(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     }
 }
 
 async fn post_redeem(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let err = |status: StatusCode, e: &str, d: &str| HttpResponse::build(status).content_type("application/json").body(json!({"error": e, "error_description": d}).to_string());
+    let err = |status: StatusCode, e: &str, d: &str| {
+        HttpResponse::build(status)
+            .content_type("application/json")
+            .body(json!({"error": e, "error_description": d}).to_string())
+    };
     let caller = match bearer_client(&state, req.headers()).await {
         Ok(p) => p,
         Err((status, msg)) => return err(status, "invalid_token", msg),
     };
-    let Ok(body) = super::read_body(payload).await else { return err(StatusCode::BAD_REQUEST, "invalid_request", "the request body cannot be read (at most 64 KiB)") };
-    let token = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string));
+    let Ok(body) = super::read_body(payload).await else {
+        return err(StatusCode::BAD_REQUEST, "invalid_request", "the request body cannot be read (at most 64 KiB)");
+    };
+    let token = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string));
     let Some(token) = token else { return err(StatusCode::BAD_REQUEST, "invalid_request", "token is required") };
     let keys = state.keys();
     match minted::redeem(&state.store, &state.verifier(&keys), &caller, &token, state.now()).await {
-        Ok(c) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
-            json!({"sub": c.sub, "email": c.email, "customer_account_code": c.customer_account_code, "CIINo": c.CIINo, "LOBId": c.LOBId, "Functionality": c.Functionality}).to_string(),
-        ),
+        Ok(c) => {
+            HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
+                json!({
+                    "sub": c.sub, "email": c.email, "customer_account_code": c.customer_account_code, "CIINo": c.CIINo,
+                    "LOBId": c.LOBId, "Functionality": c.Functionality,
+                })
+                .to_string(),
+            )
+        }
         Err(SsoError::Invalid(why)) => err(StatusCode::BAD_REQUEST, "invalid_grant", &why),
         Err(_) => err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later"),
     }

@@ -33,11 +33,20 @@ async fn current(state: &AppState, req: &HttpRequest, now: i64) -> Result<Option
 }
 
 pub fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_string())).insert_header((header::CACHE_CONTROL, "no-store")).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// Starts a fresh hosted session for the user (the old one, if any, ends) and redirects to `to`.
-pub async fn start_session_and_redirect(state: &AppState, req: &HttpRequest, user: LicenseUser, account: std::sync::Arc<CustomerAccount>, to: &str) -> HttpResponse {
+pub async fn start_session_and_redirect(
+    state: &AppState,
+    req: &HttpRequest,
+    user: LicenseUser,
+    account: std::sync::Arc<CustomerAccount>,
+    to: &str,
+) -> HttpResponse {
     match start_session(state, req, user, account, state.now()).await {
         Ok((_, c)) => {
             let mut res = see_other(to);
@@ -68,11 +77,21 @@ async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
             times_activated: l.license.times_activated,
             max_activations: l.license.max_activations,
             expires: l.license.expires_at.and_then(crate::license::response::iso_date),
-            devices: l.devices.into_iter().map(|d| DeviceRow { id: d.id, label: d.label, activated_at: when(d.activated_at) }).collect(),
+            devices: l
+                .devices
+                .into_iter()
+                .map(|d| DeviceRow { id: d.id, label: d.label, activated_at: when(d.activated_at) })
+                .collect(),
         })
         .collect();
     let c = csrf(&state, &req);
-    let view = AccountView { t: ui::strings(&req), csrf_token: &c.token, email: &s.user.email, account_name: &s.account.name, licenses: rows };
+    let view = AccountView {
+        t: ui::strings(&req),
+        csrf_token: &c.token,
+        email: &s.user.email,
+        account_name: &s.account.name,
+        licenses: rows,
+    };
     page_with_csrf(&req, StatusCode::OK, &view, c.new_cookie.clone())
 }
 
@@ -83,7 +102,12 @@ fn when(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-async fn post_deactivate_device(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> HttpResponse {
+async fn post_deactivate_device(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
     let now = state.now();
     let s = match current(&state, &req, now).await {
         Ok(Some(s)) => s,
@@ -97,7 +121,9 @@ async fn post_deactivate_device(state: web::Data<AppState>, req: HttpRequest, pa
     if !csrf_valid(&state, &req, p.get("csrf_token")) {
         return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
     }
-    let Ok(id) = path.into_inner().parse::<i64>() else { return error_page(&req, StatusCode::NOT_FOUND, "No such device.") };
+    let Ok(id) = path.into_inner().parse::<i64>() else {
+        return error_page(&req, StatusCode::NOT_FOUND, "No such device.");
+    };
     let ip = client_ip(&req);
     match portal::deactivate_device(&state.store, &s.user, &Actor::user(&s.user.id), id, ip.as_deref(), now).await {
         Ok(()) => see_other("/account"),
@@ -112,7 +138,15 @@ async fn get_login(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
     portal_login_page(&state, &req, StatusCode::OK, None, "", "", org.as_deref())
 }
 
-pub fn portal_login_page(state: &AppState, req: &HttpRequest, status: StatusCode, error: Option<&str>, email: &str, account: &str, org: Option<&str>) -> HttpResponse {
+pub fn portal_login_page(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    error: Option<&str>,
+    email: &str,
+    account: &str,
+    org: Option<&str>,
+) -> HttpResponse {
     let c = csrf(state, req);
     let t = ui::strings(req);
     let view = LoginView {
@@ -152,8 +186,18 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
             }
             res
         }
-        Ok(SignIn::Failed) => portal_login_page(state, req, StatusCode::OK, Some(t.login_failed), email, account_code, org),
-        Ok(SignIn::Locked { until }) => portal_login_page(state, req, StatusCode::OK, Some(&locked_message(req, until, now)), email, account_code, org),
+        Ok(SignIn::Failed) => {
+            portal_login_page(state, req, StatusCode::OK, Some(t.login_failed), email, account_code, org)
+        }
+        Ok(SignIn::Locked { until }) => portal_login_page(
+            state,
+            req,
+            StatusCode::OK,
+            Some(&locked_message(req, until, now)),
+            email,
+            account_code,
+            org,
+        ),
         Err(e) => unavailable(req, &e),
     }
 }

@@ -9,5 +9,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn get_style() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/css; charset=utf-8").insert_header((header::CACHE_CONTROL, "public, max-age=86400")).body(STYLE)
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(STYLE)
 }

@@ -13,7 +13,9 @@ use crate::state::AppState;
 use crate::ui::{FormPostView, LoginView, FORM_POST_SCRIPT};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/oauth2/authorize").route(web::get().to(get_authorize)).route(web::post().to(post_authorize)));
+    cfg.service(
+        web::resource("/oauth2/authorize").route(web::get().to(get_authorize)).route(web::post().to(post_authorize)),
+    );
 }
 
 async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -49,7 +51,12 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
     match session.filter(|s| authorize::session_usable(&areq, s, &verifier, now)) {
         Some(s) => respond(state, &areq, &s, now).await,
         // OIDC Core §3.1.2.1: prompt=none must not show any UI.
-        None if areq.prompt == Prompt::None => deliver(&AuthResponse::error(&state.config.issuer, &areq.target, "login_required", "the user is not signed in")),
+        None if areq.prompt == Prompt::None => deliver(&AuthResponse::error(
+            &state.config.issuer,
+            &areq.target,
+            "login_required",
+            "the user is not signed in",
+        )),
         None => login_page(state, req, &areq, StatusCode::OK, None, areq.login_hint.as_deref().unwrap_or(""), ""),
     }
 }
@@ -63,7 +70,12 @@ pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSessio
         Err(e) => {
             tracing::error!(error = %e, "issuing an authorization response failed");
             // RFC 6749 §4.1.2.1 server_error, delivered to the (already validated) client.
-            deliver(&AuthResponse::error(&state.config.issuer, &areq.target, "server_error", "the server could not complete the request"))
+            deliver(&AuthResponse::error(
+                &state.config.issuer,
+                &areq.target,
+                "server_error",
+                "the server could not complete the request",
+            ))
         }
     }
 }
@@ -71,13 +83,20 @@ pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSessio
 /// RFC 6749 §4.1.2.1 `temporarily_unavailable`, to the validated client: a storage failure is not the user's fault.
 pub fn redirect_unavailable(state: &AppState, areq: &AuthorizeRequest, e: &crate::store::StoreError) -> HttpResponse {
     tracing::error!(error = %e, "storage failure during authorization");
-    deliver(&AuthResponse::error(&state.config.issuer, &areq.target, "temporarily_unavailable", "the server is temporarily unavailable; try again"))
+    deliver(&AuthResponse::error(
+        &state.config.issuer,
+        &areq.target,
+        "temporarily_unavailable",
+        "the server is temporarily unavailable; try again",
+    ))
 }
 
 pub fn authorize_error(state: &AppState, req: &HttpRequest, e: AuthorizeError) -> HttpResponse {
     match e {
         AuthorizeError::Fatal(msg) => error_page(req, StatusCode::BAD_REQUEST, &msg),
-        AuthorizeError::Redirect { target, error, description } => deliver(&AuthResponse::error(&state.config.issuer, &target, error, &description)),
+        AuthorizeError::Redirect { target, error, description } => {
+            deliver(&AuthResponse::error(&state.config.issuer, &target, error, &description))
+        }
         // Before the client is known good nothing may be redirected: the unavailable page.
         AuthorizeError::Store(err) => unavailable(req, &err),
     }
@@ -95,7 +114,12 @@ pub fn deliver(resp: &AuthResponse) -> HttpResponse {
             let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
             match render(&view) {
                 Ok(body) => html(StatusCode::OK)
-                    .insert_header((header::CONTENT_SECURITY_POLICY, format!("default-src 'none'; script-src 'sha256-{hash}'; frame-ancestors 'none'; base-uri 'none'")))
+                    .insert_header((
+                        header::CONTENT_SECURITY_POLICY,
+                        format!(
+                            "default-src 'none'; script-src 'sha256-{hash}'; frame-ancestors 'none'; base-uri 'none'"
+                        ),
+                    ))
                     .body(body),
                 Err(_) => HttpResponse::InternalServerError().finish(),
             }
@@ -104,7 +128,15 @@ pub fn deliver(resp: &AuthResponse) -> HttpResponse {
 }
 
 /// The hosted login page for a pending authorization request.
-pub fn login_page(state: &AppState, req: &HttpRequest, areq: &AuthorizeRequest, status: StatusCode, error: Option<&str>, email: &str, account_value: &str) -> HttpResponse {
+pub fn login_page(
+    state: &AppState,
+    req: &HttpRequest,
+    areq: &AuthorizeRequest,
+    status: StatusCode,
+    error: Option<&str>,
+    email: &str,
+    account_value: &str,
+) -> HttpResponse {
     let c = csrf(state, req);
     let view = LoginView {
         t: ui::strings(req),

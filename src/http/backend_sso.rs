@@ -31,7 +31,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 // Tyk Dashboard: `{"Status","Message","Meta"}` (the `ApiError` shape).
 
 fn tyk(status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("application/json").body(json!({"Status": "Error", "Message": message, "Meta": null}).to_string())
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(json!({"Status": "Error", "Message": message, "Meta": null}).to_string())
 }
 
 #[derive(Deserialize)]
@@ -55,7 +57,9 @@ struct TykSsoBody {
 }
 
 async fn post_tyk_api_sso(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let Ok(body) = super::read_body(payload).await else { return tyk(StatusCode::BAD_REQUEST, "Cannot read the request body (at most 64 KiB)") };
+    let Ok(body) = super::read_body(payload).await else {
+        return tyk(StatusCode::BAD_REQUEST, "Cannot read the request body (at most 64 KiB)");
+    };
     match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m) => tyk_sso(&state, m, &body).await,
         Err(SsoError::Store(_)) => tyk(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
@@ -64,7 +68,9 @@ async fn post_tyk_api_sso(state: web::Data<AppState>, req: HttpRequest, payload:
 }
 
 async fn post_tyk_admin_sso(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let Ok(body) = super::read_body(payload).await else { return tyk(StatusCode::BAD_REQUEST, "Cannot read the request body (at most 64 KiB)") };
+    let Ok(body) = super::read_body(payload).await else {
+        return tyk(StatusCode::BAD_REQUEST, "Cannot read the request body (at most 64 KiB)");
+    };
     match sso::manager_from_admin_secret(state.config.admin_secret.as_ref(), header(req.headers(), "admin-auth")) {
         Ok(m) => tyk_sso(&state, m, &body).await,
         Err(_) => tyk(StatusCode::UNAUTHORIZED, "Not authorised"),
@@ -72,16 +78,24 @@ async fn post_tyk_admin_sso(state: web::Data<AppState>, req: HttpRequest, payloa
 }
 
 async fn tyk_sso(state: &AppState, manager: Manager, body: &[u8]) -> HttpResponse {
-    let invalid = |why: &str| tyk(StatusCode::BAD_REQUEST, &format!("Cannot create an SSO session for an invalid payload: [Error: {why}]"));
-    let Ok(b) = serde_json::from_slice::<TykSsoBody>(body) else { return invalid("the body must be a JSON object of SSOAccessData") };
+    let invalid = |why: &str| {
+        tyk(StatusCode::BAD_REQUEST, &format!("Cannot create an SSO session for an invalid payload: [Error: {why}]"))
+    };
+    let Ok(b) = serde_json::from_slice::<TykSsoBody>(body) else {
+        return invalid("the body must be a JSON object of SSOAccessData");
+    };
     match b.for_section.as_deref() {
         Some("portal") => {}
         // keyway has no operator console yet: say so instead of minting a credential nothing can redeem.
-        Some("dashboard") => return invalid("ForSection \"dashboard\" is not available: keyway has no operator console; use \"portal\""),
+        Some("dashboard") => {
+            return invalid("ForSection \"dashboard\" is not available: keyway has no operator console; use \"portal\"")
+        }
         _ => return invalid("ForSection must be \"portal\" or \"dashboard\""),
     }
     let Some(org_id) = b.org_id.as_deref().filter(|s| !s.is_empty()) else { return invalid("OrgID is required") };
-    let Some(email) = b.email_address.as_deref().filter(|s| !s.is_empty()) else { return invalid("EmailAddress is required") };
+    let Some(email) = b.email_address.as_deref().filter(|s| !s.is_empty()) else {
+        return invalid("EmailAddress is required");
+    };
     if b.user_not_allowed {
         return tyk(StatusCode::FORBIDDEN, "User not allowed");
     }
@@ -90,10 +104,19 @@ async fn tyk_sso(state: &AppState, manager: Manager, body: &[u8]) -> HttpRespons
         Err(SsoError::UnknownAccount) => return invalid(&format!("Org id not found ('{org_id}')")),
         Err(_) => return tyk(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };
-    let req = MintRequest { email, display_name: b.display_name.as_deref(), just_in_time: !b.sso_only_for_registered_users, landing: Landing::default() };
+    let req = MintRequest {
+        email,
+        display_name: b.display_name.as_deref(),
+        just_in_time: !b.sso_only_for_registered_users,
+        landing: Landing::default(),
+    };
     match sso::mint(&state.store, &account, KIND_NONCE, req, "tyk-api", state.now()).await {
-        Ok(nonce) => HttpResponse::Ok().content_type("application/json").body(json!({"Status": "OK", "Message": "SSO Nonce created", "Meta": nonce}).to_string()),
-        Err(SsoError::UnknownUser) => tyk(StatusCode::FORBIDDEN, "SSO is only enabled for registered users, and this user is not registered"),
+        Ok(nonce) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json!({"Status": "OK", "Message": "SSO Nonce created", "Meta": nonce}).to_string()),
+        Err(SsoError::UnknownUser) => {
+            tyk(StatusCode::FORBIDDEN, "SSO is only enabled for registered users, and this user is not registered")
+        }
         Err(SsoError::UserNotAllowed) => tyk(StatusCode::FORBIDDEN, "User not allowed"),
         Err(SsoError::Invalid(why)) => invalid(&why),
         Err(SsoError::Store(e)) => {
@@ -108,13 +131,19 @@ async fn tyk_sso(state: &AppState, manager: Manager, body: &[u8]) -> HttpRespons
 // keyway-native forms: `{"error","error_description"}` like the OAuth endpoints.
 
 fn native(status: StatusCode, error: &str, description: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("application/json").body(json!({"error": error, "error_description": description}).to_string())
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(json!({"error": error, "error_description": description}).to_string())
 }
 
 fn native_from(e: SsoError) -> HttpResponse {
     match e {
-        SsoError::Unauthorized => native(StatusCode::UNAUTHORIZED, "unauthorized", "a valid management token is required"),
-        SsoError::UnknownAccount => native(StatusCode::NOT_FOUND, "unknown_customer_account", "customer account not found"),
+        SsoError::Unauthorized => {
+            native(StatusCode::UNAUTHORIZED, "unauthorized", "a valid management token is required")
+        }
+        SsoError::UnknownAccount => {
+            native(StatusCode::NOT_FOUND, "unknown_customer_account", "customer account not found")
+        }
         SsoError::UnknownUser => native(StatusCode::NOT_FOUND, "unknown_user", "user not found"),
         SsoError::UserNotAllowed => native(StatusCode::FORBIDDEN, "user_not_allowed", "the user is disabled"),
         SsoError::Invalid(why) => native(StatusCode::BAD_REQUEST, "invalid_request", &why),
@@ -133,12 +162,16 @@ struct NativeNonceBody {
 }
 
 async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let Ok(body) = super::read_body(payload).await else { return native(StatusCode::BAD_REQUEST, "invalid_request", "the request body cannot be read (at most 64 KiB)") };
+    let Ok(body) = super::read_body(payload).await else {
+        return native(StatusCode::BAD_REQUEST, "invalid_request", "the request body cannot be read (at most 64 KiB)");
+    };
     let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m) => m,
         Err(e) => return native_from(e),
     };
-    let Ok(b) = serde_json::from_slice::<NativeNonceBody>(&body) else { return native(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object") };
+    let Ok(b) = serde_json::from_slice::<NativeNonceBody>(&body) else {
+        return native(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object");
+    };
     let (Some(code), Some(email)) = (b.customer_account_code.as_deref(), b.email.as_deref()) else {
         return native(StatusCode::BAD_REQUEST, "invalid_request", "customer_account_code and email are required");
     };
@@ -153,11 +186,22 @@ async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, payload
             Err(e) => return native_from(e.into()),
         }
     }
-    let req_ = MintRequest { email, display_name: b.display_name.as_deref(), just_in_time: !b.only_registered_users, landing: Landing { product: b.product.clone() } };
+    let req_ = MintRequest {
+        email,
+        display_name: b.display_name.as_deref(),
+        just_in_time: !b.only_registered_users,
+        landing: Landing { product: b.product.clone() },
+    };
     match sso::mint(&state.store, &account, KIND_NONCE, req_, "native-api", state.now()).await {
-        Ok(nonce) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
-            json!({"nonce": nonce, "expires_in": ONE_TIME_TTL, "url": format!("{}/sso?nonce={}", state.config.issuer, nonce)}).to_string(),
-        ),
+        Ok(nonce) => {
+            HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(
+                json!({
+                    "nonce": nonce, "expires_in": ONE_TIME_TTL,
+                    "url": format!("{}/sso?nonce={}", state.config.issuer, nonce),
+                })
+                .to_string(),
+            )
+        }
         Err(e) => native_from(e),
     }
 }
@@ -166,7 +210,9 @@ async fn post_native_nonce(state: web::Data<AppState>, req: HttpRequest, payload
 // SendGrid partner SSO: 303 with a one-time code; errors as `{"errors":[{"message","field","error_id"}]}`.
 
 fn sendgrid(status: StatusCode, message: &str, error_id: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("application/json").body(json!({"errors": [{"message": message, "field": "", "error_id": error_id}]}).to_string())
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(json!({"errors": [{"message": message, "field": "", "error_id": error_id}]}).to_string())
 }
 
 fn code_redirect(state: &AppState, code: &str) -> HttpResponse {
@@ -179,7 +225,9 @@ fn code_redirect(state: &AppState, code: &str) -> HttpResponse {
 async fn post_sendgrid_sso(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m @ Manager::Organization(_)) => m,
-        Ok(Manager::InstanceAdmin) | Err(_) => return sendgrid(StatusCode::UNAUTHORIZED, "Failed to authenticate user", "10-40100"),
+        Ok(Manager::InstanceAdmin) | Err(_) => {
+            return sendgrid(StatusCode::UNAUTHORIZED, "Failed to authenticate user", "10-40100")
+        }
     };
     // Another organization's account is indistinguishable from a missing one.
     let account = match sso::account_for(&state.store, &manager, &path.into_inner()).await {
@@ -195,15 +243,25 @@ async fn post_sendgrid_sso(state: web::Data<AppState>, req: HttpRequest, path: w
         },
         None => None,
     };
-    let Some(admin) = admin else { return sendgrid(StatusCode::FORBIDDEN, "The account has no admin identity configured for SSO", "10-40300") };
+    let Some(admin) = admin else {
+        return sendgrid(StatusCode::FORBIDDEN, "The account has no admin identity configured for SSO", "10-40300");
+    };
     match sso::mint_for_user(&state.store, &admin, KIND_CODE, &Landing::default(), "sendgrid-api", state.now()).await {
         Ok(code) => code_redirect(&state, &code),
-        Err(SsoError::UserNotAllowed) => sendgrid(StatusCode::FORBIDDEN, "The authenticated user is not authorized to perfrom this request", "10-40300"),
+        Err(SsoError::UserNotAllowed) => sendgrid(
+            StatusCode::FORBIDDEN,
+            "The authenticated user is not authorized to perfrom this request",
+            "10-40300",
+        ),
         Err(_) => sendgrid(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", "10-50300"),
     }
 }
 
-async fn post_native_code(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
+async fn post_native_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
     let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m) => m,
         Err(e) => return native_from(e),
@@ -225,7 +283,9 @@ async fn post_native_code(state: web::Data<AppState>, req: HttpRequest, path: we
 /// `GET /sso?nonce=…` or `?code=…`: redeems once, starts a hosted session (fresh id), lands in the portal or in a
 /// product's login flow.
 async fn get_sso(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let Ok(p) = Params::parse(req.query_string()) else { return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in link is malformed.") };
+    let Ok(p) = Params::parse(req.query_string()) else {
+        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in link is malformed.");
+    };
     let (kind, token) = match (p.get("nonce"), p.get("code")) {
         (Some(n), None) => (KIND_NONCE, n),
         (None, Some(c)) => (KIND_CODE, c),
@@ -244,7 +304,9 @@ async fn get_sso(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         None => "/account".to_string(),
         Some(code) => {
             let request = SsoUrlRequest { customer_account_code: &account.code, ..Default::default() };
-            match sso_url::for_product(&state.store, &state.config.issuer, &account.organization_id, &code, &request).await {
+            match sso_url::for_product(&state.store, &state.config.issuer, &account.organization_id, &code, &request)
+                .await
+            {
                 Ok(url) => url,
                 Err(SsoUrlError::Store(e)) => return unavailable(&req, &e),
                 Err(_) => "/account".to_string(),

@@ -4,7 +4,10 @@ use actix_web::{web, HttpResponse};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(get_root)).route("/healthz", web::get().to(get_healthz)).route("/readyz", web::get().to(get_readyz)).route("/metrics", web::get().to(get_metrics));
+    cfg.route("/", web::get().to(get_root))
+        .route("/healthz", web::get().to(get_healthz))
+        .route("/readyz", web::get().to(get_readyz))
+        .route("/metrics", web::get().to(get_metrics));
 }
 
 async fn get_root() -> HttpResponse {
@@ -20,7 +23,9 @@ async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok","database":"ok"}"#),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            HttpResponse::ServiceUnavailable().content_type("application/json").body(r#"{"status":"unavailable","database":"unreachable"}"#)
+            HttpResponse::ServiceUnavailable()
+                .content_type("application/json")
+                .body(r#"{"status":"unavailable","database":"unreachable"}"#)
         }
     }
 }

@@ -8,7 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::authorize::{authorize_error, login_page, redirect_unavailable, respond};
-use super::web::{self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE};
+use super::web::{
+    self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE,
+};
 use crate::auth::device;
 use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
 use crate::model::{CustomerAccount, LicenseUser};
@@ -44,10 +46,12 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
     let now = state.now();
     let account = match &areq.customer_account {
         Some(a) => Some(a.clone()),
-        None if !account_value.is_empty() => match state.store.find_customer_account_by_code(&areq.client.organization_id, account_value).await {
-            Ok(a) => a,
-            Err(e) => return redirect_unavailable(&state, &areq, &e),
-        },
+        None if !account_value.is_empty() => {
+            match state.store.find_customer_account_by_code(&areq.client.organization_id, account_value).await {
+                Ok(a) => a,
+                Err(e) => return redirect_unavailable(&state, &areq, &e),
+            }
+        }
         None => None,
     };
     let password = form.get("password").unwrap_or("");
@@ -69,8 +73,18 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
             res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             res
         }
-        Ok(SignIn::Failed) => login_page(&state, &req, &areq, StatusCode::OK, Some(t.login_failed), email, account_value),
-        Ok(SignIn::Locked { until }) => login_page(&state, &req, &areq, StatusCode::OK, Some(&locked_message(&req, until, now)), email, account_value),
+        Ok(SignIn::Failed) => {
+            login_page(&state, &req, &areq, StatusCode::OK, Some(t.login_failed), email, account_value)
+        }
+        Ok(SignIn::Locked { until }) => login_page(
+            &state,
+            &req,
+            &areq,
+            StatusCode::OK,
+            Some(&locked_message(&req, until, now)),
+            email,
+            account_value,
+        ),
         Err(e) => unavailable(&req, &e),
     }
 }
@@ -78,13 +92,26 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
 /// The outcome of a password sign-in on a hosted page.
 pub enum SignIn {
     /// A new session (the browser's old one ended) and the cookies to set: session and device token.
-    Done { session: Box<ActiveSession>, cookies: Vec<Cookie<'static>> },
+    Done {
+        session: Box<ActiveSession>,
+        cookies: Vec<Cookie<'static>>,
+    },
     Failed,
-    Locked { until: i64 },
+    Locked {
+        until: i64,
+    },
 }
 
 /// Checks the password (with the browser's device tokens) and, on success, starts a fresh session.
-pub async fn sign_in(state: &AppState, req: &HttpRequest, realm: Realm<'_>, email: &str, password: &str, surface: Surface, now: i64) -> Result<SignIn, StoreError> {
+pub async fn sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    realm: Realm<'_>,
+    email: &str,
+    password: &str,
+    surface: Surface,
+    now: i64,
+) -> Result<SignIn, StoreError> {
     let key = state.cookie_key.expose();
     let devices = req.cookie(DEVICE_COOKIE).map(|c| device::parse_cookie(c.value(), key)).unwrap_or_default();
     let ip = client_ip(req);
@@ -102,17 +129,29 @@ pub async fn sign_in(state: &AppState, req: &HttpRequest, realm: Realm<'_>, emai
         }
     };
     crate::metrics::Metrics::inc(&state.metrics.logins_ok);
-    let account = state.store.find_customer_account(&user.customer_account_id).await?.ok_or(StoreError::NotFound("customer account"))?;
+    let account = state
+        .store
+        .find_customer_account(&user.customer_account_id)
+        .await?
+        .ok_or(StoreError::NotFound("customer account"))?;
     let (session, session_cookie) = start_session(state, req, user, account, now).await?;
-    let device_cookie = cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
+    let device_cookie =
+        cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
     Ok(SignIn::Done { session: Box::new(session), cookies: vec![session_cookie, device_cookie] })
 }
 
 /// A fresh session for a user who has just authenticated (by password, SSO link or federation): the browser's old
 /// session ends in the same transaction, so a planted session id never becomes a signed-in one (no fixation).
-pub async fn start_session(state: &AppState, req: &HttpRequest, user: LicenseUser, account: Arc<CustomerAccount>, now: i64) -> Result<(ActiveSession, Cookie<'static>), StoreError> {
+pub async fn start_session(
+    state: &AppState,
+    req: &HttpRequest,
+    user: LicenseUser,
+    account: Arc<CustomerAccount>,
+    now: i64,
+) -> Result<(ActiveSession, Cookie<'static>), StoreError> {
     let old = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-    let (value, session) = session::create(&state.store, user, account, old.as_deref(), state.config.session_ttl, now).await?;
+    let (value, session) =
+        session::create(&state.store, user, account, old.as_deref(), state.config.session_ttl, now).await?;
     Ok((session, cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl))))
 }
 

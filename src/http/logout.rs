@@ -12,8 +12,10 @@ use crate::store::StoreError;
 use crate::ui::LogoutView;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/oauth2/logout").route(web::get().to(get_rp_logout)).route(web::post().to(post_rp_logout)))
-        .service(web::resource("/logout").route(web::get().to(get_logout)).route(web::post().to(post_logout)));
+    cfg.service(
+        web::resource("/oauth2/logout").route(web::get().to(get_rp_logout)).route(web::post().to(post_rp_logout)),
+    )
+    .service(web::resource("/logout").route(web::get().to(get_logout)).route(web::post().to(post_logout)));
 }
 
 /// Ends this browser's session and, for a logout with a hint, the hint's session (`sid`).
@@ -29,7 +31,10 @@ async fn end_sessions(state: &AppState, req: &HttpRequest, lr: Option<&LogoutReq
 
 fn finished(state: &AppState, req: &HttpRequest, redirect: Option<String>) -> HttpResponse {
     let mut res = match redirect {
-        Some(to) => HttpResponse::SeeOther().insert_header((header::LOCATION, to)).insert_header((header::CACHE_CONTROL, "no-store")).finish(),
+        Some(to) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, to))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
         None => page(state, req, true, vec![]),
     };
     let _ = res.add_cookie(&removal(state, SESSION_COOKIE));
@@ -45,7 +50,12 @@ fn page(state: &AppState, req: &HttpRequest, signed_out: bool, hidden: Vec<(&str
 /// Ends the session at once when the request proves it is wanted (a hint that belongs to this browser's session,
 /// §2); otherwise asks the user, carrying the request through the confirmation form.
 async fn rp_logout(state: &AppState, req: &HttpRequest, p: Params, confirmed: bool) -> HttpResponse {
-    let params = LogoutParams { id_token_hint: p.get("id_token_hint"), client_id: p.get("client_id"), post_logout_redirect_uri: p.get("post_logout_redirect_uri"), state: p.get("state") };
+    let params = LogoutParams {
+        id_token_hint: p.get("id_token_hint"),
+        client_id: p.get("client_id"),
+        post_logout_redirect_uri: p.get("post_logout_redirect_uri"),
+        state: p.get("state"),
+    };
     let keys = state.keys();
     let lr = match logout::check(&state.store, &state.verifier(&keys), &params).await {
         Ok(lr) => lr,

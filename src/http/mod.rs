@@ -59,12 +59,17 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Request id (from a well-formed incoming `x-request-id`, else a new one), a tracing span for the request, one
 /// access-log line (method, route template, status, latency: never the query string, which may hold codes or
 /// tokens) and the response metrics.
-pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
@@ -79,7 +84,8 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, v);
     }
-    span.in_scope(|| tracing::info!(target: "keyway::access", method, route, status, latency_ms = micros as f64 / 1000.0, "request"));
+    let latency_ms = micros as f64 / 1000.0;
+    span.in_scope(|| tracing::info!(target: "keyway::access", method, route, status, latency_ms, "request"));
     if let Some(s) = state {
         s.metrics.record_response(status, micros);
     }

@@ -50,8 +50,12 @@ impl OAuthError {
     fn description(&self) -> String {
         match &self.0 {
             // Internal details stay in the log.
-            TokenEndpointError::Store(e) if e.is_unavailable() => "the server is temporarily unavailable; try again".into(),
-            TokenEndpointError::Store(_) | TokenEndpointError::Signing(_) => "the server could not complete the request".into(),
+            TokenEndpointError::Store(e) if e.is_unavailable() => {
+                "the server is temporarily unavailable; try again".into()
+            }
+            TokenEndpointError::Store(_) | TokenEndpointError::Signing(_) => {
+                "the server could not complete the request".into()
+            }
             other => other.to_string(),
         }
     }
@@ -74,10 +78,15 @@ impl ResponseError for OAuthError {
         }
         let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
         let mut b = HttpResponse::build(status);
-        b.content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+        b.content_type("application/json")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
         if let TokenEndpointError::InvalidClient { basic: true } = self.0 {
             // RFC 6749 §5.2: a 401 for Basic authentication names the scheme.
-            b.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"keyway\", charset=\"UTF-8\"")));
+            b.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keyway\", charset=\"UTF-8\""),
+            ));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             b.insert_header((header::RETRY_AFTER, "5"));

@@ -16,9 +16,17 @@ use crate::params::Params;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/oauth2/token").route(web::post().to(post_token)).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/oauth2/revoke").route(web::post().to(post_revoke)).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/oauth2/introspect").route(web::post().to(post_introspect)).default_service(web::to(method_not_allowed)));
+    cfg.service(
+        web::resource("/oauth2/token").route(web::post().to(post_token)).default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth2/revoke").route(web::post().to(post_revoke)).default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth2/introspect")
+            .route(web::post().to(post_introspect))
+            .default_service(web::to(method_not_allowed)),
+    );
 }
 
 /// RFC 6749 §3.2: the token endpoint takes POST only; other methods get the endpoint's JSON error.
@@ -44,7 +52,10 @@ async fn form(req: &HttpRequest, payload: web::Payload) -> Result<Params, OAuthE
 /// RFC 6749 §2.3.1: HTTP Basic with form-urlencoded id and secret, or both in the body — never both ways.
 fn credentials(headers: &HeaderMap, p: &Params) -> Result<ClientCredentials, OAuthError> {
     let invalid = |basic| OAuthError(TokenEndpointError::InvalidClient { basic });
-    let basic = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
     if let Some(b64) = basic {
         if p.contains("client_secret") {
             return Err(OAuthError::invalid_request("use one client authentication method"));
@@ -52,7 +63,8 @@ fn credentials(headers: &HeaderMap, p: &Params) -> Result<ClientCredentials, OAu
         let decoded = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| invalid(true))?;
         let decoded = String::from_utf8(decoded).map_err(|_| invalid(true))?;
         let (id, secret) = decoded.split_once(':').ok_or_else(|| invalid(true))?;
-        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
+        let dec =
+            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
         let (id, secret) = (dec(id).map_err(|_| invalid(true))?, dec(secret).map_err(|_| invalid(true))?);
         if p.get("client_id").is_some_and(|body_id| body_id != id) {
             return Err(OAuthError::invalid_request("client_id does not match the Authorization header"));
@@ -75,8 +87,14 @@ fn token_request(p: &Params) -> Result<TokenRequest, OAuthError> {
     let opt = |n: &str| p.get(n).map(str::to_string);
     let grant = p.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
     match Grant::parse(grant) {
-        Some(Grant::AuthorizationCode) => Ok(TokenRequest::AuthorizationCode { code: required(p, "code")?, redirect_uri: opt("redirect_uri"), code_verifier: opt("code_verifier") }),
-        Some(Grant::RefreshToken) => Ok(TokenRequest::RefreshToken { refresh_token: required(p, "refresh_token")?, scope: opt("scope") }),
+        Some(Grant::AuthorizationCode) => Ok(TokenRequest::AuthorizationCode {
+            code: required(p, "code")?,
+            redirect_uri: opt("redirect_uri"),
+            code_verifier: opt("code_verifier"),
+        }),
+        Some(Grant::RefreshToken) => {
+            Ok(TokenRequest::RefreshToken { refresh_token: required(p, "refresh_token")?, scope: opt("scope") })
+        }
         Some(Grant::ClientCredentials) => Ok(TokenRequest::ClientCredentials { scope: opt("scope") }),
         Some(Grant::TokenExchange) => {
             if p.contains("actor_token") {
@@ -96,10 +114,18 @@ fn token_request(p: &Params) -> Result<TokenRequest, OAuthError> {
 }
 
 fn no_store_json(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache")).body(body)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .body(body)
 }
 
-async fn post_token(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, OAuthError> {
+async fn post_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
     let p = form(&req, payload).await?;
     let creds = credentials(req.headers(), &p)?;
     let request = token_request(&p)?;
@@ -107,11 +133,18 @@ async fn post_token(state: web::Data<AppState>, req: HttpRequest, payload: web::
     let keys = state.keys();
     let resp = token::exchange(&state.store, &state.signer(&keys), &client, request, state.now()).await?;
     crate::metrics::Metrics::inc(&state.metrics.tokens_issued);
-    Ok(no_store_json(serde_json::to_string(&resp).map_err(|e| OAuthError(TokenEndpointError::Store(crate::store::StoreError::Db(e.to_string()))))?))
+    Ok(no_store_json(
+        serde_json::to_string(&resp)
+            .map_err(|e| OAuthError(TokenEndpointError::Store(crate::store::StoreError::Db(e.to_string()))))?,
+    ))
 }
 
 /// RFC 7009: 200 for any token, known or not (§2.2), once the client is authenticated.
-async fn post_revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, OAuthError> {
+async fn post_revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
     let p = form(&req, payload).await?;
     let creds = credentials(req.headers(), &p)?;
     let token = required(&p, "token")?;
@@ -128,7 +161,11 @@ async fn post_revoke(state: web::Data<AppState>, req: HttpRequest, payload: web:
 }
 
 /// RFC 7662: confidential clients may introspect tokens of their own organization's products.
-async fn post_introspect(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, OAuthError> {
+async fn post_introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
     let p = form(&req, payload).await?;
     let creds = credentials(req.headers(), &p)?;
     let token = required(&p, "token")?;
@@ -138,5 +175,8 @@ async fn post_introspect(state: web::Data<AppState>, req: HttpRequest, payload: 
     }
     let keys = state.keys();
     let answer = introspection::introspect(&state.store, &state.verifier(&keys), &caller, &token, state.now()).await?;
-    Ok(no_store_json(serde_json::to_string(&answer).map_err(|e| OAuthError(TokenEndpointError::Store(crate::store::StoreError::Db(e.to_string()))))?))
+    Ok(no_store_json(
+        serde_json::to_string(&answer)
+            .map_err(|e| OAuthError(TokenEndpointError::Store(crate::store::StoreError::Db(e.to_string()))))?,
+    ))
 }

@@ -14,7 +14,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/oauth2/userInfo")
             .route(web::get().to(get_userinfo))
             .route(web::post().to(post_userinfo))
-            .default_service(web::to(|| async { bearer_error(StatusCode::METHOD_NOT_ALLOWED, Some("invalid_request"), "use GET or POST") })),
+            .default_service(web::to(|| async {
+                bearer_error(StatusCode::METHOD_NOT_ALLOWED, Some("invalid_request"), "use GET or POST")
+            })),
     );
 }
 
@@ -52,9 +54,14 @@ async fn post_userinfo(state: web::Data<AppState>, req: HttpRequest, payload: we
         Ok(b) => b,
         Err(e) => return bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"), &e.to_string()),
     };
-    let from_body = std::str::from_utf8(&body).ok().and_then(|b| Params::parse(b).ok()).and_then(|p| p.get("access_token").map(str::to_string));
+    let from_body = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|b| Params::parse(b).ok())
+        .and_then(|p| p.get("access_token").map(str::to_string));
     match (header_token(&req), from_body) {
-        (Some(_), Some(_)) => bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"), "send the token one way only"),
+        (Some(_), Some(_)) => {
+            bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"), "send the token one way only")
+        }
         (h, b) => userinfo(&state, h.or(b)).await,
     }
 }
@@ -63,12 +70,18 @@ async fn userinfo(state: &AppState, token: Option<String>) -> HttpResponse {
     let Some(token) = token else { return bearer_error(StatusCode::UNAUTHORIZED, None, "an access token is required") };
     let keys = state.keys();
     match userinfo::userinfo(&state.store, &state.verifier(&keys), &token, state.now()).await {
-        Ok(body) => HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(body.to_string()),
+        Ok(body) => HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body.to_string()),
         Err(UserInfoError::InvalidToken(why)) => bearer_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), why),
-        Err(UserInfoError::InsufficientScope) => bearer_error(StatusCode::FORBIDDEN, Some("insufficient_scope"), "the openid scope is required"),
+        Err(UserInfoError::InsufficientScope) => {
+            bearer_error(StatusCode::FORBIDDEN, Some("insufficient_scope"), "the openid scope is required")
+        }
         Err(UserInfoError::Store(e)) => {
             tracing::error!(error = %e, "userinfo storage failure");
-            let status = if e.is_unavailable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+            let status =
+                if e.is_unavailable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
             let code = if e.is_unavailable() { "temporarily_unavailable" } else { "server_error" };
             bearer_error(status, Some(code), "the server could not answer; try again")
         }

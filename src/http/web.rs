@@ -26,7 +26,12 @@ pub fn strings(req: &HttpRequest) -> &'static Strings {
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site, Secure when the issuer is https.
 pub fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age: Option<i64>) -> Cookie<'a> {
-    let mut c = Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(state.config.is_https()).finish();
+    let mut c = Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.is_https())
+        .finish();
     if let Some(s) = max_age {
         c.set_max_age(actix_web::cookie::time::Duration::seconds(s));
     }
@@ -48,7 +53,8 @@ pub struct Csrf {
 }
 
 fn csrf_mac(state: &AppState, cookie_value: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.cookie_key.expose()).unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.cookie_key.expose())
+        .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
     mac.update(b"csrf:");
     mac.update(cookie_value.as_bytes());
     hex(&mac.finalize().into_bytes())
@@ -83,7 +89,9 @@ pub fn html(status: StatusCode) -> HttpResponseBuilder {
         // to the client's redirect_uri.
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
         ));
     b
 }
@@ -93,7 +101,12 @@ pub fn render<T: Template>(view: &T) -> Result<String, askama::Error> {
 }
 
 /// Renders a page that carries a CSRF token, setting the CSRF cookie when the browser had none yet.
-pub fn page_with_csrf<T: Template>(req: &HttpRequest, status: StatusCode, view: &T, new_csrf_cookie: Option<Cookie<'static>>) -> HttpResponse {
+pub fn page_with_csrf<T: Template>(
+    req: &HttpRequest,
+    status: StatusCode,
+    view: &T,
+    new_csrf_cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
     match view.render() {
         Ok(body) => {
             let mut b = html(status);
@@ -150,8 +163,10 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
 /// The form body of a hosted-UI POST, or the page to answer instead (oversize, unreadable, malformed).
 pub async fn form(req: &HttpRequest, payload: actix_web::web::Payload) -> Result<crate::params::Params, HttpResponse> {
     let body = super::read_body(payload).await.map_err(|e| error_page(req, status_of(&e), &e.to_string()))?;
-    let raw = std::str::from_utf8(&body).map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))?;
-    crate::params::Params::parse(raw).map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))
+    let raw = std::str::from_utf8(&body)
+        .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))?;
+    crate::params::Params::parse(raw)
+        .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))
 }
 
 pub fn status_of(e: &super::BodyError) -> StatusCode {

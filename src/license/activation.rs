@@ -114,20 +114,41 @@ async fn product(store: &Store, caller: &Caller, code: &str) -> Result<Arc<OAuth
 }
 
 async fn account(store: &Store, caller: &Caller, code: &str) -> Result<Arc<CustomerAccount>, ActivationError> {
-    store.find_customer_account_by_code(&caller.organization_id, code).await?.ok_or(ActivationError::UnknownCustomerAccount)
+    store
+        .find_customer_account_by_code(&caller.organization_id, code)
+        .await?
+        .ok_or(ActivationError::UnknownCustomerAccount)
 }
 
-pub async fn activate(deps: &LicenseDeps<'_>, caller: &Caller, req: ActivationRequest, now: i64) -> Result<Activated, ActivationError> {
+pub async fn activate(
+    deps: &LicenseDeps<'_>,
+    caller: &Caller,
+    req: ActivationRequest,
+    now: i64,
+) -> Result<Activated, ActivationError> {
     let product = product(deps.store, caller, &req.product).await?;
     let actor = Actor::license_api(&caller.principal);
     let result = activate_proof(deps, caller, &product, &req, &actor, now).await;
     // A new seat is audited in its own transaction; here the rest: the idempotent repeat and every refusal.
     let outcome = match &result {
         Ok((_, Seat::Taken)) => return result.map(|(a, _)| a),
-        Ok((a, Seat::AlreadyHeld)) => (format!("license {} {}", a.license.id, req.hardware_id), "success (already active)".to_string()),
+        Ok((a, Seat::AlreadyHeld)) => {
+            (format!("license {} {}", a.license.id, req.hardware_id), "success (already active)".to_string())
+        }
         Err(e) => (format!("{}/{}", product.short_code, req.hardware_id), format!("failure: {e}")),
     };
-    audit::record(deps.store, AuditEvent { actor: actor.as_str(), action: "license.activate", subject: &outcome.0, client_ip: req.client_ip.as_deref(), outcome: &outcome.1 }, now).await;
+    audit::record(
+        deps.store,
+        AuditEvent {
+            actor: actor.as_str(),
+            action: "license.activate",
+            subject: &outcome.0,
+            client_ip: req.client_ip.as_deref(),
+            outcome: &outcome.1,
+        },
+        now,
+    )
+    .await;
     result.map(|(a, _)| a)
 }
 
@@ -138,37 +159,93 @@ enum Seat {
     AlreadyHeld,
 }
 
-async fn activate_proof(deps: &LicenseDeps<'_>, caller: &Caller, product: &Arc<OAuthClient>, req: &ActivationRequest, actor: &Actor, now: i64) -> Result<(Activated, Seat), ActivationError> {
-    let device = Device { hardware_id: &req.hardware_id, info: req.device_info.as_deref(), actor, client_ip: req.client_ip.as_deref() };
+async fn activate_proof(
+    deps: &LicenseDeps<'_>,
+    caller: &Caller,
+    product: &Arc<OAuthClient>,
+    req: &ActivationRequest,
+    actor: &Actor,
+    now: i64,
+) -> Result<(Activated, Seat), ActivationError> {
+    let device = Device {
+        hardware_id: &req.hardware_id,
+        info: req.device_info.as_deref(),
+        actor,
+        client_ip: req.client_ip.as_deref(),
+    };
     match &req.proof {
         Proof::Sso { customer_account_code, credential } => {
             let account = account(deps.store, caller, customer_account_code).await?;
             let user = sso_user(deps, product, &account, credential, now).await?;
             let signature_id = user.email.clone();
             let (license, activation, seat) = activate_for_user(deps.store, product, &user, &device, now).await?;
-            Ok((Activated { license, activation, product: product.clone(), account, user: Some(user), signature_id }, seat))
+            Ok((
+                Activated { license, activation, product: product.clone(), account, user: Some(user), signature_id },
+                seat,
+            ))
         }
         Proof::LicenseKey(key) => {
-            let license = deps.store.find_license_by_key(&product.id, key).await?.ok_or(ActivationError::LicenseNotFound)?;
-            let account = deps.store.find_customer_account(&license.customer_account_id).await?.ok_or(ActivationError::LicenseNotFound)?;
+            let license =
+                deps.store.find_license_by_key(&product.id, key).await?.ok_or(ActivationError::LicenseNotFound)?;
+            let account = deps
+                .store
+                .find_customer_account(&license.customer_account_id)
+                .await?
+                .ok_or(ActivationError::LicenseNotFound)?;
             let existing = deps.store.find_activation(license.id, req.hardware_id.as_str()).await?;
-            let (license, activation, seat) = activate_license(deps.store, license, existing, None, &device, now).await?;
-            Ok((Activated { license, activation, product: product.clone(), account, user: None, signature_id: key.clone() }, seat))
+            let (license, activation, seat) =
+                activate_license(deps.store, license, existing, None, &device, now).await?;
+            Ok((
+                Activated {
+                    license,
+                    activation,
+                    product: product.clone(),
+                    account,
+                    user: None,
+                    signature_id: key.clone(),
+                },
+                seat,
+            ))
         }
         Proof::Password { username, password } => {
             let user = password_user(deps, caller, username, password, req.client_ip.as_deref(), now).await?;
-            let account = deps.store.find_customer_account(&user.customer_account_id).await?.ok_or(ActivationError::LicenseNotFound)?;
+            let account = deps
+                .store
+                .find_customer_account(&user.customer_account_id)
+                .await?
+                .ok_or(ActivationError::LicenseNotFound)?;
             let (license, activation, seat) = activate_for_user(deps.store, product, &user, &device, now).await?;
-            Ok((Activated { license, activation, product: product.clone(), account, user: Some(user), signature_id: username.clone() }, seat))
+            Ok((
+                Activated {
+                    license,
+                    activation,
+                    product: product.clone(),
+                    account,
+                    user: Some(user),
+                    signature_id: username.clone(),
+                },
+                seat,
+            ))
         }
     }
 }
 
 /// The user an SSO credential proves, in `account`.
-async fn sso_user(deps: &LicenseDeps<'_>, product: &OAuthClient, account: &CustomerAccount, credential: &SsoCredential, now: i64) -> Result<LicenseUser, ActivationError> {
+async fn sso_user(
+    deps: &LicenseDeps<'_>,
+    product: &OAuthClient,
+    account: &CustomerAccount,
+    credential: &SsoCredential,
+    now: i64,
+) -> Result<LicenseUser, ActivationError> {
     let user = match credential {
         SsoCredential::Code { code, redirect_uri, code_verifier } => {
-            let redemption = CodeRedemption { code, redirect_uri: redirect_uri.as_deref(), code_verifier: code_verifier.as_deref(), redirect_uri_optional: true };
+            let redemption = CodeRedemption {
+                code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+                redirect_uri_optional: true,
+            };
             let r = code::redeem(deps.store, product, &redemption, None, now).await.map_err(|e| match e {
                 RedeemError::Invalid(why) => ActivationError::InvalidCode(why),
                 RedeemError::Store(s) => ActivationError::Store(s),
@@ -179,7 +256,10 @@ async fn sso_user(deps: &LicenseDeps<'_>, product: &OAuthClient, account: &Custo
             r.user
         }
         SsoCredential::IdToken(token) => {
-            let claims = deps.verifier.id_token(token, product.client_id.as_str(), now).map_err(|_| ActivationError::InvalidIdToken)?;
+            let claims = deps
+                .verifier
+                .id_token(token, product.client_id.as_str(), now)
+                .map_err(|_| ActivationError::InvalidIdToken)?;
             if claims.customer_account_code.as_deref() != Some(account.code.as_str()) {
                 return Err(ActivationError::InvalidIdToken);
             }
@@ -200,8 +280,16 @@ async fn sso_user(deps: &LicenseDeps<'_>, product: &OAuthClient, account: &Custo
 }
 
 /// The username/password variant: the one password check of every surface, over the organization's accounts.
-async fn password_user(deps: &LicenseDeps<'_>, caller: &Caller, username: &str, password: &Secret, client_ip: Option<&str>, now: i64) -> Result<LicenseUser, ActivationError> {
-    let attempt = Attempt { email: username, password: password.expose(), devices: &[], surface: Surface::LicenseApi, client_ip };
+async fn password_user(
+    deps: &LicenseDeps<'_>,
+    caller: &Caller,
+    username: &str,
+    password: &Secret,
+    client_ip: Option<&str>,
+    now: i64,
+) -> Result<LicenseUser, ActivationError> {
+    let attempt =
+        Attempt { email: username, password: password.expose(), devices: &[], surface: Surface::LicenseApi, client_ip };
     match password::authenticate(&deps.passwords, Realm::Organization(&caller.organization_id), &attempt, now).await? {
         Outcome::Success { user, .. } => Ok(user),
         Outcome::Failed => Err(ActivationError::InvalidCredentials),
@@ -219,7 +307,13 @@ struct Device<'a> {
 
 /// Activates the user's license for the product on the device. Among several licenses, one already active on the
 /// device wins (idempotent), then the first usable one with a free seat.
-async fn activate_for_user(store: &Store, product: &OAuthClient, user: &LicenseUser, device: &Device<'_>, now: i64) -> Result<(License, Activation, Seat), ActivationError> {
+async fn activate_for_user(
+    store: &Store,
+    product: &OAuthClient,
+    user: &LicenseUser,
+    device: &Device<'_>,
+    now: i64,
+) -> Result<(License, Activation, Seat), ActivationError> {
     let licenses = store.licenses_on_device(&product.id, user, device.hardware_id).await?;
     if licenses.is_empty() {
         return Err(ActivationError::LicenseNotFound);
@@ -252,18 +346,33 @@ async fn activate_for_user(store: &Store, product: &OAuthClient, user: &LicenseU
 }
 
 /// Activates one license on the device (`existing`: its activation row there, if any).
-async fn activate_license(store: &Store, l: License, existing: Option<Activation>, user_id: Option<&str>, device: &Device<'_>, now: i64) -> Result<(License, Activation, Seat), ActivationError> {
+async fn activate_license(
+    store: &Store,
+    l: License,
+    existing: Option<Activation>,
+    user_id: Option<&str>,
+    device: &Device<'_>,
+    now: i64,
+) -> Result<(License, Activation, Seat), ActivationError> {
     l.usability(now)?;
     if let Some(a) = existing.filter(|a| a.active) {
         return Ok((l, a, Seat::AlreadyHeld));
     }
     let subject = format!("license {} {}", l.id, device.hardware_id);
-    let event = AuditEvent { actor: device.actor.as_str(), action: "license.activate", subject: &subject, client_ip: device.client_ip, outcome: "success" };
+    let event = AuditEvent {
+        actor: device.actor.as_str(),
+        action: "license.activate",
+        subject: &subject,
+        client_ip: device.client_ip,
+        outcome: "success",
+    };
     let d = DeviceActivation { license_id: l.id, user_id, hardware_id: device.hardware_id, device_info: device.info };
     match store.activate(d, event, now).await? {
         ActivateOutcome::Activated { license, activation } => Ok((license, activation, Seat::Taken)),
         // A concurrent request activated this very device first: still a success, the seat count unchanged.
-        ActivateOutcome::AlreadyActive { activation } => Ok((store.find_license(l.id).await?.unwrap_or(l), activation, Seat::AlreadyHeld)),
+        ActivateOutcome::AlreadyActive { activation } => {
+            Ok((store.find_license(l.id).await?.unwrap_or(l), activation, Seat::AlreadyHeld))
+        }
         ActivateOutcome::SeatsFull => Err(ActivationError::SeatsFull),
     }
 }
@@ -288,7 +397,12 @@ pub struct DeviceQuery {
 }
 
 /// The license a check/deactivate request means, with its activation on the device and the user if known.
-async fn license_for_device(store: &Store, caller: &Caller, product: &OAuthClient, q: &DeviceQuery) -> Result<(License, Option<Activation>, Option<LicenseUser>), ActivationError> {
+async fn license_for_device(
+    store: &Store,
+    caller: &Caller,
+    product: &OAuthClient,
+    q: &DeviceQuery,
+) -> Result<(License, Option<Activation>, Option<LicenseUser>), ActivationError> {
     match &q.selector {
         LicenseSelector::Key(key) => {
             let l = store.find_license_by_key(&product.id, key).await?.ok_or(ActivationError::LicenseNotFound)?;
@@ -296,7 +410,11 @@ async fn license_for_device(store: &Store, caller: &Caller, product: &OAuthClien
             Ok((l, a, None))
         }
         LicenseSelector::Id(id) => {
-            let l = store.find_license(*id).await?.filter(|l| l.product_id == product.id).ok_or(ActivationError::LicenseNotFound)?;
+            let l = store
+                .find_license(*id)
+                .await?
+                .filter(|l| l.product_id == product.id)
+                .ok_or(ActivationError::LicenseNotFound)?;
             let a = store.find_activation(l.id, q.hardware_id.as_str()).await?;
             Ok((l, a, None))
         }
@@ -319,28 +437,54 @@ async fn license_for_device(store: &Store, caller: &Caller, product: &OAuthClien
 }
 
 /// `check_license`: the license must be usable and active on the device.
-pub async fn check(deps: &LicenseDeps<'_>, caller: &Caller, q: &DeviceQuery, now: i64) -> Result<Activated, ActivationError> {
+pub async fn check(
+    deps: &LicenseDeps<'_>,
+    caller: &Caller,
+    q: &DeviceQuery,
+    now: i64,
+) -> Result<Activated, ActivationError> {
     let product = product(deps.store, caller, &q.product).await?;
     let (license, activation, user) = license_for_device(deps.store, caller, &product, q).await?;
     license.usability(now)?;
     let activation = activation.filter(|a| a.active).ok_or(ActivationError::LicenseNotActive)?;
-    let account = deps.store.find_customer_account(&license.customer_account_id).await?.ok_or(ActivationError::LicenseNotFound)?;
+    let account = deps
+        .store
+        .find_customer_account(&license.customer_account_id)
+        .await?
+        .ok_or(ActivationError::LicenseNotFound)?;
     let user = match (user, &activation.license_user_id) {
         (Some(u), _) => Some(u),
         (None, Some(uid)) => deps.store.find_user(uid).await?,
         (None, None) => None,
     };
-    let signature_id = q.signature_id.clone().or_else(|| user.as_ref().map(|u| u.email.clone())).or_else(|| license.license_key.clone()).unwrap_or_default();
+    let signature_id = q
+        .signature_id
+        .clone()
+        .or_else(|| user.as_ref().map(|u| u.email.clone()))
+        .or_else(|| license.license_key.clone())
+        .unwrap_or_default();
     Ok(Activated { license, activation, product, account, user, signature_id })
 }
 
 /// `deactivate_license`: frees the device's seat.
-pub async fn deactivate(deps: &LicenseDeps<'_>, caller: &Caller, q: &DeviceQuery, client_ip: Option<&str>, now: i64) -> Result<(), ActivationError> {
+pub async fn deactivate(
+    deps: &LicenseDeps<'_>,
+    caller: &Caller,
+    q: &DeviceQuery,
+    client_ip: Option<&str>,
+    now: i64,
+) -> Result<(), ActivationError> {
     let product = product(deps.store, caller, &q.product).await?;
     let (license, _, _) = license_for_device(deps.store, caller, &product, q).await?;
     let actor = Actor::license_api(&caller.principal);
     let subject = format!("license {} {}/{}", license.id, product.short_code, q.hardware_id);
-    let event = AuditEvent { actor: actor.as_str(), action: "license.deactivate", subject: &subject, client_ip, outcome: "success" };
+    let event = AuditEvent {
+        actor: actor.as_str(),
+        action: "license.deactivate",
+        subject: &subject,
+        client_ip,
+        outcome: "success",
+    };
     if deps.store.deactivate(license.id, q.hardware_id.as_str(), event.clone(), now).await? {
         Ok(())
     } else {
@@ -364,7 +508,12 @@ pub struct UserLicenses {
 }
 
 /// `user_licenses`: the SSO user's licenses for the product.
-pub async fn user_licenses(deps: &LicenseDeps<'_>, caller: &Caller, req: &UserLicensesRequest, now: i64) -> Result<UserLicenses, ActivationError> {
+pub async fn user_licenses(
+    deps: &LicenseDeps<'_>,
+    caller: &Caller,
+    req: &UserLicensesRequest,
+    now: i64,
+) -> Result<UserLicenses, ActivationError> {
     let product = product(deps.store, caller, &req.product).await?;
     let account = account(deps.store, caller, &req.customer_account_code).await?;
     let user = sso_user(deps, &product, &account, &req.credential, now).await?;

@@ -1,5 +1,5 @@
 //! License-side domain logic: the SSO login URL, activation and seats, and the SDK response shapes.
 pub mod activation;
+pub mod portal;
 pub mod response;
 pub mod sso_url;
-pub mod portal;

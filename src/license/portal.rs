@@ -27,7 +27,11 @@ pub async fn overview(store: &Store, user: &LicenseUser) -> Result<Vec<LicenseSu
             .await?
             .into_iter()
             .map(|a| {
-                let host = a.device_info.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).and_then(|v| v["hostname"].as_str().map(str::to_string));
+                let host = a
+                    .device_info
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                    .and_then(|v| v["hostname"].as_str().map(str::to_string));
                 let label = match host {
                     Some(h) => format!("{h} ({})", a.hardware_id),
                     None => a.hardware_id.to_string(),
@@ -49,14 +53,27 @@ pub enum PortalError {
     Store(#[from] StoreError),
 }
 
-pub async fn deactivate_device(store: &Store, user: &LicenseUser, actor: &Actor, activation_id: i64, client_ip: Option<&str>, now: i64) -> Result<(), PortalError> {
+pub async fn deactivate_device(
+    store: &Store,
+    user: &LicenseUser,
+    actor: &Actor,
+    activation_id: i64,
+    client_ip: Option<&str>,
+    now: i64,
+) -> Result<(), PortalError> {
     let a = store.find_activation_by_id(activation_id).await?.filter(|a| a.active).ok_or(PortalError::NoSuchDevice)?;
     // Only devices of licenses this user may see.
     if !store.all_licenses_for_user(user).await?.iter().any(|l| l.id == a.license_id) {
         return Err(PortalError::NoSuchDevice);
     }
     let subject = format!("activation {activation_id} by {}", user.id);
-    let event = AuditEvent { actor: actor.as_str(), action: "license.deactivate", subject: &subject, client_ip, outcome: "success (portal)" };
+    let event = AuditEvent {
+        actor: actor.as_str(),
+        action: "license.deactivate",
+        subject: &subject,
+        client_ip,
+        outcome: "success (portal)",
+    };
     if store.deactivate(a.license_id, a.hardware_id.as_str(), event, now).await? {
         Ok(())
     } else {

@@ -2,8 +2,8 @@
 //! floats, no integers above 2^53, `validity_period` with milliseconds and `Z`, and `license_signature`.
 use serde_json::{json, Value};
 
-use crate::crypto::keys::LicenseSigner;
 use super::activation::Activated;
+use crate::crypto::keys::LicenseSigner;
 use crate::model::{CustomerAccount, License, LicenseUser, OAuthClient};
 
 /// `YYYY-MM-DDTHH:mm:ss.sssZ` in UTC, the format the Node SDK signs over.
@@ -19,7 +19,12 @@ pub fn iso_date(unix: i64) -> Option<String> {
 }
 
 /// base64 RSA-PKCS1v15-SHA256 over lower("<hardware_id>#<id>#<validity>"), `<id>` cut at the first `|`.
-pub fn license_signature(signer: &LicenseSigner, hardware_id: &str, id: &str, validity: Option<&str>) -> Option<String> {
+pub fn license_signature(
+    signer: &LicenseSigner,
+    hardware_id: &str,
+    id: &str,
+    validity: Option<&str>,
+) -> Option<String> {
     let id = id.split('|').next().unwrap_or("");
     let text = format!("{hardware_id}#{id}#{}", validity.unwrap_or("")).to_lowercase();
     signer.sign_b64(text.as_bytes()).ok()
@@ -66,9 +71,14 @@ pub fn license_json(l: &License, product: &OAuthClient, account: &CustomerAccoun
         "enabled": l.enabled,
         "product_features": [],
         "custom_fields": [],
-        "customer": {"email": "", "company_name": account.name, "reference": account.code, "first_name": "", "last_name": ""},
+        "customer": {
+            "email": "", "company_name": account.name, "reference": account.code, "first_name": "", "last_name": "",
+        },
         "company": {},
-        "product_details": {"product_id": product.id, "product_name": product.name, "short_code": product.short_code, "authorization_method": "user", "metadata": {}},
+        "product_details": {
+            "product_id": product.id, "product_name": product.name, "short_code": product.short_code,
+            "authorization_method": "user", "metadata": {},
+        },
         "metadata": {},
     })
 }
@@ -88,7 +98,8 @@ pub fn device_response(a: &Activated, request: &str, signer: &LicenseSigner, now
     if let Some(u) = &a.user {
         v["user"] = user_json(u);
     }
-    v["license_signature"] = json!(license_signature(signer, a.activation.hardware_id.as_str(), &a.signature_id, validity.as_deref()));
+    v["license_signature"] =
+        json!(license_signature(signer, a.activation.hardware_id.as_str(), &a.signature_id, validity.as_deref()));
     v
 }
 

@@ -43,10 +43,23 @@ pub struct ProductClient<'a> {
 }
 
 /// The URL for `product` (a short code of the caller's organization) and an existing customer account.
-pub async fn for_product(store: &Store, issuer: &str, organization_id: &str, product: &str, req: &SsoUrlRequest<'_>) -> Result<String, SsoUrlError> {
+pub async fn for_product(
+    store: &Store,
+    issuer: &str,
+    organization_id: &str,
+    product: &str,
+    req: &SsoUrlRequest<'_>,
+) -> Result<String, SsoUrlError> {
     let p = store.find_product_by_code(organization_id, product).await?.ok_or(SsoUrlError::UnknownProduct)?;
-    store.find_customer_account_by_code(organization_id, req.customer_account_code).await?.ok_or(SsoUrlError::UnknownCustomerAccount)?;
-    let client = ProductClient { client_id: p.client_id.as_str(), redirect_uris: &p.redirect_uris, default_response_type: p.default_response_type.as_str() };
+    store
+        .find_customer_account_by_code(organization_id, req.customer_account_code)
+        .await?
+        .ok_or(SsoUrlError::UnknownCustomerAccount)?;
+    let client = ProductClient {
+        client_id: p.client_id.as_str(),
+        redirect_uris: &p.redirect_uris,
+        default_response_type: p.default_response_type.as_str(),
+    };
     build(issuer, &client, req)
 }
 
@@ -57,19 +70,27 @@ pub fn build(issuer: &str, product: &ProductClient<'_>, req: &SsoUrlRequest<'_>)
     }
     // Exact string match with a registered URI (RFC 9700 §4.1.3); default: the first registered one.
     let redirect_uri = match req.redirect_uri {
-        Some(r) => product.redirect_uris.iter().find(|u| u.as_str() == r).ok_or(SsoUrlError::InvalidRedirectUri)?.as_str(),
+        Some(r) => {
+            product.redirect_uris.iter().find(|u| u.as_str() == r).ok_or(SsoUrlError::InvalidRedirectUri)?.as_str()
+        }
         None => product.redirect_uris.first().ok_or(SsoUrlError::InvalidRedirectUri)?.as_str(),
     };
     match (req.code_challenge, req.code_challenge_method) {
         (None, None) => {}
         (Some(c), Some("S256")) if pkce::valid_value(c) => {}
-        (Some(_), Some("S256")) => return Err(SsoUrlError::InvalidParam("code_challenge", "must be 43-128 characters of A-Z a-z 0-9 - . _ ~")),
+        (Some(_), Some("S256")) => {
+            return Err(SsoUrlError::InvalidParam("code_challenge", "must be 43-128 characters of A-Z a-z 0-9 - . _ ~"))
+        }
         (Some(_), _) | (None, Some(_)) => {
-            return Err(SsoUrlError::InvalidParam("code_challenge_method", "code_challenge needs code_challenge_method=S256 (plain is refused)"))
+            return Err(SsoUrlError::InvalidParam(
+                "code_challenge_method",
+                "code_challenge needs code_challenge_method=S256 (plain is refused)",
+            ))
         }
     }
     let mut url = format!(
-        "{issuer}{AUTHORIZE_PATH}?client_id={}&response_type={}&redirect_uri={}&scope=openid%20email%20profile&customer_account_code={}",
+        "{issuer}{AUTHORIZE_PATH}?client_id={}&response_type={}&redirect_uri={}&scope=openid%20email%20profile&\
+            customer_account_code={}",
         encode(product.client_id),
         response_type,
         encode(redirect_uri),
@@ -111,9 +132,16 @@ mod tests {
         let url = build("https://id.example", &product(&uris), &req).expect("url");
         assert_eq!(
             url,
-            "https://id.example/oauth2/authorize?client_id=cli&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcb&scope=openid%20email%20profile&customer_account_code=acme%20corp&state=s%201"
+            "https://id.example/oauth2/authorize?client_id=cli&response_type=code&\
+                redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcb&scope=openid%20email%20profile&\
+                customer_account_code=acme%20corp&state=s%201"
         );
-        let req = SsoUrlRequest { customer_account_code: "a", response_type: Some("token"), redirect_uri: Some("app://x"), ..Default::default() };
+        let req = SsoUrlRequest {
+            customer_account_code: "a",
+            response_type: Some("token"),
+            redirect_uri: Some("app://x"),
+            ..Default::default()
+        };
         let url = build("https://id.example", &product(&uris), &req).expect("url");
         assert!(url.contains("response_type=token&redirect_uri=app%3A%2F%2Fx&"));
     }
@@ -122,12 +150,25 @@ mod tests {
     fn refuses_bad_input() {
         let uris = uris(&["http://127.0.0.1:5000/cb"]);
         let p = product(&uris);
-        let bad_rt = SsoUrlRequest { customer_account_code: "a", response_type: Some("id_token"), ..Default::default() };
+        let bad_rt =
+            SsoUrlRequest { customer_account_code: "a", response_type: Some("id_token"), ..Default::default() };
         assert!(matches!(build("https://i", &p, &bad_rt), Err(SsoUrlError::InvalidResponseType)));
-        let bad_uri = SsoUrlRequest { customer_account_code: "a", redirect_uri: Some("http://127.0.0.1:5000/cb/"), ..Default::default() };
+        let bad_uri = SsoUrlRequest {
+            customer_account_code: "a",
+            redirect_uri: Some("http://127.0.0.1:5000/cb/"),
+            ..Default::default()
+        };
         assert!(matches!(build("https://i", &p, &bad_uri), Err(SsoUrlError::InvalidRedirectUri)));
-        let plain = SsoUrlRequest { customer_account_code: "a", code_challenge: Some(&"a".repeat(43)), code_challenge_method: Some("plain"), ..Default::default() };
+        let plain = SsoUrlRequest {
+            customer_account_code: "a",
+            code_challenge: Some(&"a".repeat(43)),
+            code_challenge_method: Some("plain"),
+            ..Default::default()
+        };
         assert!(matches!(build("https://i", &p, &plain), Err(SsoUrlError::InvalidParam("code_challenge_method", _))));
-        assert!(matches!(build("https://i", &product(&[]), &SsoUrlRequest { customer_account_code: "a", ..Default::default() }), Err(SsoUrlError::InvalidRedirectUri)));
+        assert!(matches!(
+            build("https://i", &product(&[]), &SsoUrlRequest { customer_account_code: "a", ..Default::default() }),
+            Err(SsoUrlError::InvalidRedirectUri)
+        ));
     }
 }

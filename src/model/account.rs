@@ -21,7 +21,11 @@ pub struct ApiKey {
 
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKey").field("api_key", &self.api_key).field("organization_id", &self.organization_id).field("revoked", &self.revoked).finish_non_exhaustive()
+        f.debug_struct("ApiKey")
+            .field("api_key", &self.api_key)
+            .field("organization_id", &self.organization_id)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
     }
 }
 

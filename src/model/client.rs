@@ -13,7 +13,13 @@ pub enum Grant {
 }
 
 impl Grant {
-    pub const ALL: [Grant; 5] = [Grant::AuthorizationCode, Grant::Implicit, Grant::RefreshToken, Grant::ClientCredentials, Grant::TokenExchange];
+    pub const ALL: [Grant; 5] = [
+        Grant::AuthorizationCode,
+        Grant::Implicit,
+        Grant::RefreshToken,
+        Grant::ClientCredentials,
+        Grant::TokenExchange,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

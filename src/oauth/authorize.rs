@@ -104,7 +104,11 @@ pub enum AuthorizeError {
     /// Shown on an error page, never redirected.
     Fatal(String),
     /// Sent back to the client at `target` (RFC 6749 §4.1.2.1).
-    Redirect { target: ResponseTarget, error: &'static str, description: String },
+    Redirect {
+        target: ResponseTarget,
+        error: &'static str,
+        description: String,
+    },
     Store(StoreError),
 }
 
@@ -152,7 +156,11 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
     if target.mode == ResponseMode::Query && response_type.is_some_and(ResponseType::is_implicit) {
         target.mode = ResponseMode::Fragment;
     }
-    let fail = |error: &'static str, description: &str| AuthorizeError::Redirect { target: target.clone(), error, description: description.to_string() };
+    let fail = |error: &'static str, description: &str| AuthorizeError::Redirect {
+        target: target.clone(),
+        error,
+        description: description.to_string(),
+    };
 
     if p.get("state").is_some_and(|s| s.len() > MAX_STATE) {
         return Err(fail("invalid_request", "state is too long"));
@@ -165,7 +173,12 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
     }
     let response_type = match (p.get("response_type"), response_type) {
         (None, _) => return Err(fail("invalid_request", "response_type is missing")),
-        (Some(_), None) => return Err(fail("unsupported_response_type", "response_type must be code, token, id_token or id_token token")),
+        (Some(_), None) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "response_type must be code, token, id_token or id_token token",
+            ))
+        }
         (_, Some(rt)) => rt,
     };
     if matches!(requested_mode, Some(Err(()))) {
@@ -178,7 +191,8 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
     if !client.allows(needed) {
         return Err(fail("unauthorized_client", "this client may not use this response_type"));
     }
-    let scope = Scope::parse(p.get("scope").ok_or_else(|| fail("invalid_scope", "scope is missing"))?).map_err(|e| fail("invalid_scope", &e))?;
+    let scope = Scope::parse(p.get("scope").ok_or_else(|| fail("invalid_scope", "scope is missing"))?)
+        .map_err(|e| fail("invalid_scope", &e))?;
     if !scope.has("openid") && matches!(response_type, ResponseType::IdToken | ResponseType::IdTokenToken) {
         return Err(fail("invalid_scope", "this request needs the openid scope"));
     }
@@ -192,15 +206,29 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
     if response_type.needs_nonce() && nonce.is_none() {
         return Err(fail("invalid_request", "nonce is required for this response_type"));
     }
-    let code_challenge = if response_type == ResponseType::Code { code_challenge(&p, &client).map_err(|d| fail("invalid_request", d))? } else { None };
+    let code_challenge = if response_type == ResponseType::Code {
+        code_challenge(&p, &client).map_err(|d| fail("invalid_request", d))?
+    } else {
+        None
+    };
     let prompt = prompt(p.get("prompt")).map_err(|d| fail("invalid_request", d))?;
     let max_age = match p.get("max_age") {
         None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer"))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|m| *m >= 0)
+                .ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer"))?,
+        ),
     };
     let customer_account = match p.get("customer_account_code") {
         None => None,
-        Some(code) => Some(store.find_customer_account_by_code(&client.organization_id, code).await?.ok_or_else(|| fail("invalid_request", "unknown customer_account_code"))?),
+        Some(code) => Some(
+            store
+                .find_customer_account_by_code(&client.organization_id, code)
+                .await?
+                .ok_or_else(|| fail("invalid_request", "unknown customer_account_code"))?,
+        ),
     };
     Ok(AuthorizeRequest {
         target,
@@ -222,7 +250,8 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
 /// The client and the redirect_uri to answer at: errors here are never redirected.
 async fn client_and_redirect(store: &Store, p: &Params) -> Result<(Arc<OAuthClient>, String, bool), AuthorizeError> {
     let client_id = p.get("client_id").ok_or_else(|| AuthorizeError::Fatal("client_id is missing".into()))?;
-    let client = store.find_client(client_id).await?.ok_or_else(|| AuthorizeError::Fatal("unknown client_id".into()))?;
+    let client =
+        store.find_client(client_id).await?.ok_or_else(|| AuthorizeError::Fatal("unknown client_id".into()))?;
     if client.disabled {
         return Err(AuthorizeError::Fatal("this application is disabled".into()));
     }
@@ -244,7 +273,9 @@ fn code_challenge(p: &Params, client: &OAuthClient) -> Result<Option<String>, &'
         Ok(None) if client.is_public() => Err("public clients must use PKCE (code_challenge with S256)"),
         Ok(c) => Ok(c),
         Err(ChallengeError::Malformed) => Err("code_challenge is malformed"),
-        Err(ChallengeError::MethodNotS256) if p.get("code_challenge").is_some() => Err("code_challenge_method must be S256; plain is not supported"),
+        Err(ChallengeError::MethodNotS256) if p.get("code_challenge").is_some() => {
+            Err("code_challenge_method must be S256; plain is not supported")
+        }
         Err(ChallengeError::MethodNotS256) => Err("code_challenge_method must be S256 with a code_challenge"),
     }
 }
@@ -258,7 +289,11 @@ fn prompt(v: Option<&str>) -> Result<Prompt, &'static str> {
         return Err("prompt must be none, login, consent or select_account");
     }
     if values.contains(&"none") {
-        return if values.len() > 1 { Err("prompt=none cannot be combined with other values") } else { Ok(Prompt::None) };
+        return if values.len() > 1 {
+            Err("prompt=none cannot be combined with other values")
+        } else {
+            Ok(Prompt::None)
+        };
     }
     Ok(if values.contains(&"login") || values.contains(&"select_account") { Prompt::Login } else { Prompt::Default })
 }
@@ -268,7 +303,9 @@ pub fn session_usable(req: &AuthorizeRequest, s: &ActiveSession, verifier: &Veri
     if req.prompt == Prompt::Login {
         return false;
     }
-    if req.customer_account.as_ref().is_some_and(|a| a.id != s.account.id) || s.account.organization_id != req.client.organization_id {
+    if req.customer_account.as_ref().is_some_and(|a| a.id != s.account.id)
+        || s.account.organization_id != req.client.organization_id
+    {
         return false;
     }
     // OIDC Core §3.1.2.1: max_age=0 is prompt=login; otherwise re-authenticate once more than max_age has passed.

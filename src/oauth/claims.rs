@@ -104,7 +104,14 @@ pub fn new_jti() -> String {
 }
 
 /// A user's access token for `client` (its audience), valid for the client's access token lifetime.
-pub fn user_access(issuer: &str, client: &OAuthClient, sub: &Subject, scope: &Scope, ctx: AuthContext<'_>, now: i64) -> AccessClaims {
+pub fn user_access(
+    issuer: &str,
+    client: &OAuthClient,
+    sub: &Subject,
+    scope: &Scope,
+    ctx: AuthContext<'_>,
+    now: i64,
+) -> AccessClaims {
     AccessClaims {
         auth_time: Some(ctx.auth_time),
         gid: ctx.grant_id.map(str::to_string),
@@ -141,7 +148,15 @@ pub struct Echo<'a> {
 }
 
 /// id_token claims (OIDC Core §2, §5.4): profile and email claims follow the granted scopes.
-pub fn id_token(issuer: &str, client: &OAuthClient, sub: &Subject, scope: &Scope, ctx: AuthContext<'_>, echo: Echo<'_>, now: i64) -> IdClaims {
+pub fn id_token(
+    issuer: &str,
+    client: &OAuthClient,
+    sub: &Subject,
+    scope: &Scope,
+    ctx: AuthContext<'_>,
+    echo: Echo<'_>,
+    now: i64,
+) -> IdClaims {
     IdClaims {
         iss: issuer.to_string(),
         sub: sub.user_id.clone(),

@@ -37,7 +37,13 @@ pub enum RedeemError {
 const INVALID: &str = "the authorization code is invalid, expired or was issued to another client";
 const REPLAYED: &str = "the authorization code was already used";
 
-pub async fn redeem(store: &Store, client: &OAuthClient, r: &CodeRedemption<'_>, refresh_for: Option<RefreshFor<'_>>, now: i64) -> Result<Redeemed, RedeemError> {
+pub async fn redeem(
+    store: &Store,
+    client: &OAuthClient,
+    r: &CodeRedemption<'_>,
+    refresh_for: Option<RefreshFor<'_>>,
+    now: i64,
+) -> Result<Redeemed, RedeemError> {
     if r.code_verifier.is_some_and(|v| !pkce::valid_value(v)) {
         return Err(RedeemError::Invalid("code_verifier does not match the code_challenge"));
     }
@@ -53,7 +59,8 @@ pub async fn redeem(store: &Store, client: &OAuthClient, r: &CodeRedemption<'_>,
     match store.claim_code(&claim, refresh_for, now).await? {
         CodeClaimed::Won { code, user } => {
             let user = user.filter(|u| !u.disabled).ok_or(RedeemError::Invalid(INVALID))?;
-            let account = store.find_customer_account(&user.customer_account_id).await?.ok_or(RedeemError::Invalid(INVALID))?;
+            let account =
+                store.find_customer_account(&user.customer_account_id).await?.ok_or(RedeemError::Invalid(INVALID))?;
             Ok(Redeemed { code: *code, user: *user, account })
         }
         CodeClaimed::Lost => Err(why_not(store, client, r, &code_hash, now).await?),
@@ -61,7 +68,13 @@ pub async fn redeem(store: &Store, client: &OAuthClient, r: &CodeRedemption<'_>,
 }
 
 /// Why a claim failed, read from the stored code; a replay also revokes the grant.
-async fn why_not(store: &Store, client: &OAuthClient, r: &CodeRedemption<'_>, code_hash: &str, now: i64) -> Result<RedeemError, StoreError> {
+async fn why_not(
+    store: &Store,
+    client: &OAuthClient,
+    r: &CodeRedemption<'_>,
+    code_hash: &str,
+    now: i64,
+) -> Result<RedeemError, StoreError> {
     let Some(code) = store.find_code(code_hash).await? else { return Ok(RedeemError::Invalid(INVALID)) };
     if code.product_id != client.id || code.expires_at <= now {
         return Ok(RedeemError::Invalid(INVALID));

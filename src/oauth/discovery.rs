@@ -1,11 +1,11 @@
 //! OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2), built with `openidconnect`'s provider types.
 use openidconnect::core::{
-    CoreClaimName, CoreGrantType, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType, CoreClientAuthMethod,
+    CoreClaimName, CoreClientAuthMethod, CoreGrantType, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
-    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata, ResponseTypes, Scope, TokenUrl,
+    UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +68,11 @@ pub fn document(issuer: &str) -> Result<Vec<u8>, String> {
         vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
         ExtraMetadata {
             revocation_endpoint: u(REVOKE_PATH),
-            revocation_endpoint_auth_methods_supported: auth_methods.iter().cloned().chain(["none".to_string()]).collect(),
+            revocation_endpoint_auth_methods_supported: auth_methods
+                .iter()
+                .cloned()
+                .chain(["none".to_string()])
+                .collect(),
             introspection_endpoint: u(INTROSPECT_PATH),
             introspection_endpoint_auth_methods_supported: auth_methods,
             end_session_endpoint: u(LOGOUT_PATH),
@@ -79,8 +83,14 @@ pub fn document(issuer: &str) -> Result<Vec<u8>, String> {
     )
     .set_token_endpoint(Some(TokenUrl::new(u(TOKEN_PATH)).map_err(err)?))
     .set_userinfo_endpoint(Some(UserInfoUrl::new(u(USERINFO_PATH)).map_err(err)?))
-    .set_scopes_supported(Some(["openid", "email", "profile", "offline_access"].iter().map(|s| Scope::new(s.to_string())).collect()))
-    .set_response_modes_supported(Some(vec![CoreResponseMode::Query, CoreResponseMode::Fragment, CoreResponseMode::FormPost]))
+    .set_scopes_supported(Some(
+        ["openid", "email", "profile", "offline_access"].iter().map(|s| Scope::new(s.to_string())).collect(),
+    ))
+    .set_response_modes_supported(Some(vec![
+        CoreResponseMode::Query,
+        CoreResponseMode::Fragment,
+        CoreResponseMode::FormPost,
+    ]))
     .set_grant_types_supported(Some(vec![
         CoreGrantType::AuthorizationCode,
         CoreGrantType::Implicit,
@@ -96,10 +106,24 @@ pub fn document(issuer: &str) -> Result<Vec<u8>, String> {
     .set_id_token_signing_alg_values_supported(vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256])
     .set_userinfo_signing_alg_values_supported(None)
     .set_claims_supported(Some(
-        ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "email", "email_verified", "name", "customer_account_code"]
-            .iter()
-            .map(|c| CoreClaimName::new(c.to_string()))
-            .collect(),
+        [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "sid",
+            "email",
+            "email_verified",
+            "name",
+            "customer_account_code",
+        ]
+        .iter()
+        .map(|c| CoreClaimName::new(c.to_string()))
+        .collect(),
     ))
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false))

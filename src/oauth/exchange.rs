@@ -21,12 +21,20 @@ pub struct ExchangeRequest {
     pub scope: Option<String>,
 }
 
-pub async fn exchange(store: &Store, signer: &Signer<'_>, client: &OAuthClient, x: &ExchangeRequest, now: i64) -> Result<TokenResponse, TokenEndpointError> {
+pub async fn exchange(
+    store: &Store,
+    signer: &Signer<'_>,
+    client: &OAuthClient,
+    x: &ExchangeRequest,
+    now: i64,
+) -> Result<TokenResponse, TokenEndpointError> {
     if client.is_public() {
         return Err(TokenEndpointError::UnauthorizedClient("public clients cannot exchange tokens".into()));
     }
     if client.linked_products.is_empty() {
-        return Err(TokenEndpointError::UnauthorizedClient("this client has no linked products to exchange tokens for".into()));
+        return Err(TokenEndpointError::UnauthorizedClient(
+            "this client has no linked products to exchange tokens for".into(),
+        ));
     }
     if x.subject_token_type != ACCESS_TOKEN_TYPE {
         return Err(TokenEndpointError::InvalidRequest(format!("subject_token_type must be {ACCESS_TOKEN_TYPE}")));
@@ -38,19 +46,24 @@ pub async fn exchange(store: &Store, signer: &Signer<'_>, client: &OAuthClient, 
     let sub = match signer.verifier().access_token(store, &x.subject_token, now).await {
         Ok(c) => c,
         Err(AccessTokenError::Store(e)) => return Err(e.into()),
-        Err(_) => return Err(TokenEndpointError::InvalidRequest("subject_token is invalid, expired or revoked".into())),
+        Err(_) => {
+            return Err(TokenEndpointError::InvalidRequest("subject_token is invalid, expired or revoked".into()))
+        }
     };
     if sub.client_id != client.client_id.as_str() || sub.is_client_token() {
-        return Err(TokenEndpointError::InvalidRequest("subject_token must be a user's access token issued to this client".into()));
+        return Err(TokenEndpointError::InvalidRequest(
+            "subject_token must be a user's access token issued to this client".into(),
+        ));
     }
-    let audience = x.audience.as_deref().ok_or_else(|| TokenEndpointError::InvalidTarget("audience is required".into()))?;
+    let audience =
+        x.audience.as_deref().ok_or_else(|| TokenEndpointError::InvalidTarget("audience is required".into()))?;
     let target = match store.find_client(audience).await? {
         Some(t) => Some(t),
         None => store.find_product_by_code(&client.organization_id, audience).await?,
     };
-    let target = target
-        .filter(|t| client.links_to(t) && !t.disabled)
-        .ok_or_else(|| TokenEndpointError::InvalidTarget("the audience is not a product linked to this client".into()))?;
+    let target = target.filter(|t| client.links_to(t) && !t.disabled).ok_or_else(|| {
+        TokenEndpointError::InvalidTarget("the audience is not a product linked to this client".into())
+    })?;
     let granted = Scope::parse(&sub.scope).map_err(|e| StoreError::Corrupt(format!("access token scope: {e}")))?;
     let scope = match x.scope.as_deref() {
         None => granted,
@@ -62,7 +75,11 @@ pub async fn exchange(store: &Store, signer: &Signer<'_>, client: &OAuthClient, 
             asked
         }
     };
-    let user = store.find_user(&sub.sub).await?.filter(|u| !u.disabled).ok_or_else(|| TokenEndpointError::InvalidRequest("the subject no longer exists".into()))?;
+    let user = store
+        .find_user(&sub.sub)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| TokenEndpointError::InvalidRequest("the subject no longer exists".into()))?;
     let claims = AccessClaims {
         sub: user.id.clone(),
         aud: target.client_id.to_string(),
@@ -76,7 +93,18 @@ pub async fn exchange(store: &Store, signer: &Signer<'_>, client: &OAuthClient, 
     };
     let actor = Actor::client(client.client_id.as_str());
     let subject = format!("{} -> {}", user.id, target.client_id);
-    audit::record(store, AuditEvent { actor: actor.as_str(), action: "token.exchange", subject: &subject, client_ip: None, outcome: "success" }, now).await;
+    audit::record(
+        store,
+        AuditEvent {
+            actor: actor.as_str(),
+            action: "token.exchange",
+            subject: &subject,
+            client_ip: None,
+            outcome: "success",
+        },
+        now,
+    )
+    .await;
     Ok(TokenResponse {
         access_token: signer.access_token(&claims)?,
         token_type: "Bearer",

@@ -38,11 +38,20 @@ pub fn inactive() -> Introspection {
     Introspection::default()
 }
 
-pub async fn introspect(store: &Store, verifier: &Verifier<'_>, caller: &OAuthClient, token: &str, now: i64) -> Result<Introspection, StoreError> {
+pub async fn introspect(
+    store: &Store,
+    verifier: &Verifier<'_>,
+    caller: &OAuthClient,
+    token: &str,
+    now: i64,
+) -> Result<Introspection, StoreError> {
     match verifier.access_token(store, token, now).await {
         Ok(c) => {
             let Some(owner) = store.find_client(&c.client_id).await? else { return Ok(inactive()) };
-            if owner.organization_id != caller.organization_id || owner.disabled || !subject_enabled(store, &c.sub, c.is_client_token()).await? {
+            if owner.organization_id != caller.organization_id
+                || owner.disabled
+                || !subject_enabled(store, &c.sub, c.is_client_token()).await?
+            {
                 return Ok(inactive());
             }
             Ok(Introspection {
@@ -64,9 +73,19 @@ pub async fn introspect(store: &Store, verifier: &Verifier<'_>, caller: &OAuthCl
     }
 }
 
-async fn introspect_refresh(store: &Store, verifier: &Verifier<'_>, caller: &OAuthClient, token: &str, now: i64) -> Result<Introspection, StoreError> {
+async fn introspect_refresh(
+    store: &Store,
+    verifier: &Verifier<'_>,
+    caller: &OAuthClient,
+    token: &str,
+    now: i64,
+) -> Result<Introspection, StoreError> {
     let Some((r, grant_revoked)) = store.find_refresh_token(&hash_token(token)).await? else { return Ok(inactive()) };
-    let live = r.product_id == caller.id && r.rotated_at.is_none() && r.revoked_at.is_none() && r.expires_at > now && !grant_revoked;
+    let live = r.product_id == caller.id
+        && r.rotated_at.is_none()
+        && r.revoked_at.is_none()
+        && r.expires_at > now
+        && !grant_revoked;
     if !live || caller.disabled || !subject_enabled(store, &r.license_user_id, false).await? {
         return Ok(inactive());
     }

@@ -35,9 +35,18 @@ pub enum LogoutError {
 
 pub async fn check(store: &Store, verifier: &Verifier<'_>, p: &LogoutParams<'_>) -> Result<LogoutRequest, LogoutError> {
     // An expired hint is still a good hint (§2): only signature and issuer matter.
-    let hint = p.id_token_hint.map(|t| verifier.id_token_hint(t).map_err(|_| LogoutError::Invalid("id_token_hint is not a valid id_token from this server"))).transpose()?;
+    let hint = p
+        .id_token_hint
+        .map(|t| {
+            verifier
+                .id_token_hint(t)
+                .map_err(|_| LogoutError::Invalid("id_token_hint is not a valid id_token from this server"))
+        })
+        .transpose()?;
     let client_id = match (p.client_id, &hint) {
-        (Some(c), Some(h)) if c != h.aud => return Err(LogoutError::Invalid("client_id does not match the id_token_hint")),
+        (Some(c), Some(h)) if c != h.aud => {
+            return Err(LogoutError::Invalid("client_id does not match the id_token_hint"))
+        }
         (Some(c), _) => Some(c),
         (None, Some(h)) => Some(h.aud.as_str()),
         (None, None) => None,
@@ -50,7 +59,9 @@ pub async fn check(store: &Store, verifier: &Verifier<'_>, p: &LogoutParams<'_>)
         None => None,
         Some(uri) => {
             let c = match (client_id, &client) {
-                (None, _) => return Err(LogoutError::Invalid("post_logout_redirect_uri needs client_id or id_token_hint")),
+                (None, _) => {
+                    return Err(LogoutError::Invalid("post_logout_redirect_uri needs client_id or id_token_hint"))
+                }
                 (Some(_), None) => return Err(LogoutError::Invalid("unknown client_id")),
                 (Some(_), Some(c)) => c,
             };

@@ -16,7 +16,14 @@ fn invalid() -> TokenEndpointError {
     TokenEndpointError::InvalidGrant(INVALID.into())
 }
 
-pub async fn refresh(store: &Store, signer: &Signer<'_>, client: &OAuthClient, token: &str, requested_scope: Option<&str>, now: i64) -> Result<TokenResponse, TokenEndpointError> {
+pub async fn refresh(
+    store: &Store,
+    signer: &Signer<'_>,
+    client: &OAuthClient,
+    token: &str,
+    requested_scope: Option<&str>,
+    now: i64,
+) -> Result<TokenResponse, TokenEndpointError> {
     let (old, grant_revoked) = store.find_refresh_token(&hash_token(token)).await?.ok_or_else(invalid)?;
     if old.product_id != client.id {
         return Err(invalid());
@@ -39,7 +46,15 @@ pub async fn refresh(store: &Store, signer: &Signer<'_>, client: &OAuthClient, t
     let account = store.find_customer_account(&user.customer_account_id).await?.ok_or_else(invalid)?;
     let new_token = random_token();
     // RFC 6749 §6: the new refresh token carries exactly the scope of the one it replaces; so do its tokens.
-    let new = RefreshRecord { id: uuid::Uuid::new_v4().to_string(), token_hash: hash_token(&new_token), rotated_at: None, revoked_at: None, created_at: now, expires_at: now + client.refresh_token_ttl, ..old.clone() };
+    let new = RefreshRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: hash_token(&new_token),
+        rotated_at: None,
+        revoked_at: None,
+        created_at: now,
+        expires_at: now + client.refresh_token_ttl,
+        ..old.clone()
+    };
     if !store.rotate_refresh_token(&old, &new, now).await? {
         // Another request rotated it first (or it expired or was revoked meanwhile).
         return match store.find_refresh_token(&old.token_hash).await? {

@@ -32,7 +32,8 @@ impl AuthResponse {
     pub fn location(&self) -> String {
         match self.mode {
             ResponseMode::Fragment => {
-                let encoded: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={}", crate::encoding::component(v))).collect();
+                let encoded: Vec<String> =
+                    self.params.iter().map(|(k, v)| format!("{k}={}", crate::encoding::component(v))).collect();
                 format!("{}#{}", self.redirect_uri, encoded.join("&"))
             }
             _ => {
@@ -52,7 +53,14 @@ pub enum IssueError {
 }
 
 /// Issues the response for `req` to the user of `session`: a stored (hashed) code, or signed tokens.
-pub async fn issue(store: &Store, signer: &Signer<'_>, code_ttl: i64, req: &AuthorizeRequest, session: &ActiveSession, now: i64) -> Result<AuthResponse, IssueError> {
+pub async fn issue(
+    store: &Store,
+    signer: &Signer<'_>,
+    code_ttl: i64,
+    req: &AuthorizeRequest,
+    session: &ActiveSession,
+    now: i64,
+) -> Result<AuthResponse, IssueError> {
     let mut params: Vec<(&'static str, String)> = Vec::with_capacity(8);
     match req.response_type {
         ResponseType::Code => {
@@ -82,7 +90,14 @@ pub async fn issue(store: &Store, signer: &Signer<'_>, code_ttl: i64, req: &Auth
             let ctx = AuthContext { auth_time: session.auth_time, sid: Some(&session.sid), grant_id: None };
             let access = match rt {
                 ResponseType::IdToken => None,
-                _ => Some(signer.access_token(&claims::user_access(signer.issuer, &req.client, &sub, &req.scope, ctx, now))?),
+                _ => Some(signer.access_token(&claims::user_access(
+                    signer.issuer,
+                    &req.client,
+                    &sub,
+                    &req.scope,
+                    ctx,
+                    now,
+                ))?),
             };
             if let Some(at) = &access {
                 params.push(("access_token", at.clone()));

@@ -13,7 +13,14 @@ pub enum TokenTypeHint {
 
 /// Revokes `token` if it is this client's; an unknown or foreign token is not an error (RFC 7009 §2.2). The hint
 /// only decides the order of lookups (§2.1).
-pub async fn revoke(store: &Store, verifier: &Verifier<'_>, client: &OAuthClient, token: &str, hint: Option<TokenTypeHint>, now: i64) -> Result<(), StoreError> {
+pub async fn revoke(
+    store: &Store,
+    verifier: &Verifier<'_>,
+    client: &OAuthClient,
+    token: &str,
+    hint: Option<TokenTypeHint>,
+    now: i64,
+) -> Result<(), StoreError> {
     if hint == Some(TokenTypeHint::RefreshToken) {
         if !revoke_refresh(store, client, token, now).await? {
             revoke_access(store, verifier, client, token, now).await?;
@@ -24,7 +31,13 @@ pub async fn revoke(store: &Store, verifier: &Verifier<'_>, client: &OAuthClient
     Ok(())
 }
 
-async fn revoke_access(store: &Store, verifier: &Verifier<'_>, client: &OAuthClient, token: &str, now: i64) -> Result<bool, StoreError> {
+async fn revoke_access(
+    store: &Store,
+    verifier: &Verifier<'_>,
+    client: &OAuthClient,
+    token: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     match verifier.access_token(store, token, now).await {
         Ok(c) if c.client_id == client.client_id.as_str() => {
             store.revoke_jti(&c.jti, c.exp).await?;

@@ -10,7 +10,8 @@ impl Scope {
     pub fn parse(s: &str) -> Result<Scope, String> {
         let mut out: Vec<&'static str> = Vec::new();
         for part in s.split(' ').filter(|p| !p.is_empty()) {
-            let known = SUPPORTED_SCOPES.iter().find(|k| **k == part).ok_or_else(|| format!("unsupported scope {part}"))?;
+            let known =
+                SUPPORTED_SCOPES.iter().find(|k| **k == part).ok_or_else(|| format!("unsupported scope {part}"))?;
             if !out.contains(known) {
                 out.push(known);
             }

@@ -25,7 +25,14 @@ pub async fn load(store: &Store, cookie_value: &str, now: i64) -> Result<Option<
 
 /// A new session for a user who has just authenticated; `replaces` is the browser's previous session cookie, which
 /// ends in the same transaction. Returns the new cookie value (shown to the browser only) and the session.
-pub async fn create(store: &Store, user: LicenseUser, account: Arc<CustomerAccount>, replaces: Option<&str>, ttl: i64, now: i64) -> Result<(String, ActiveSession), StoreError> {
+pub async fn create(
+    store: &Store,
+    user: LicenseUser,
+    account: Arc<CustomerAccount>,
+    replaces: Option<&str>,
+    ttl: i64,
+    now: i64,
+) -> Result<(String, ActiveSession), StoreError> {
     let cookie = random_token();
     let record = SessionRecord {
         id_hash: hash_token(&cookie),

@@ -78,11 +78,18 @@ fn allowed(client: &OAuthClient, grant: Grant) -> Result<(), TokenEndpointError>
     }
 }
 
-pub async fn exchange(store: &Store, signer: &Signer<'_>, client: &OAuthClient, req: TokenRequest, now: i64) -> Result<TokenResponse, TokenEndpointError> {
+pub async fn exchange(
+    store: &Store,
+    signer: &Signer<'_>,
+    client: &OAuthClient,
+    req: TokenRequest,
+    now: i64,
+) -> Result<TokenResponse, TokenEndpointError> {
     match req {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
             allowed(client, Grant::AuthorizationCode)?;
-            authorization_code(store, signer, client, &code, redirect_uri.as_deref(), code_verifier.as_deref(), now).await
+            authorization_code(store, signer, client, &code, redirect_uri.as_deref(), code_verifier.as_deref(), now)
+                .await
         }
         TokenRequest::RefreshToken { refresh_token, scope } => {
             allowed(client, Grant::RefreshToken)?;
@@ -135,8 +142,18 @@ async fn authorization_code(
     let r = code::redeem(store, client, &redemption, Some(&refresh_for), now).await?;
     let scope = Scope::parse(&r.code.scope).map_err(|e| StoreError::Corrupt(format!("code scope: {e}")))?;
     let refresh_token = issues_refresh(client, &r.code).then_some(refresh_token);
-    let ctx = AuthContext { auth_time: r.code.auth_time, sid: r.code.session_id.as_deref(), grant_id: Some(&r.code.id) };
-    user_tokens(signer, client, &Subject::of(&r.user, &r.account), &scope, ctx, r.code.nonce.as_deref(), refresh_token, now)
+    let ctx =
+        AuthContext { auth_time: r.code.auth_time, sid: r.code.session_id.as_deref(), grant_id: Some(&r.code.id) };
+    user_tokens(
+        signer,
+        client,
+        &Subject::of(&r.user, &r.account),
+        &scope,
+        ctx,
+        r.code.nonce.as_deref(),
+        refresh_token,
+        now,
+    )
 }
 
 /// Access token, id_token (with `openid`) and the refresh token (if any) of a user grant.
@@ -155,18 +172,45 @@ pub(super) fn user_tokens(
     // same time cost more CPU per redemption than it saved in latency (docs/PERFORMANCE.md, "Tried and reverted").
     let access_token = signer.access_token(&claims::user_access(signer.issuer, client, sub, scope, ctx, now))?;
     // at_hash only from the authorization endpoint (OIDC Core §3.2.2.10); the token endpoint's is optional.
-    let id_token = if scope.has("openid") { Some(signer.id_token(&claims::id_token(signer.issuer, client, sub, scope, ctx, claims::Echo { nonce, access_token: None }, now))?) } else { None };
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: client.access_token_ttl, refresh_token, id_token, scope: scope.as_string(), issued_token_type: None })
+    let id_token = if scope.has("openid") {
+        Some(signer.id_token(&claims::id_token(
+            signer.issuer,
+            client,
+            sub,
+            scope,
+            ctx,
+            claims::Echo { nonce, access_token: None },
+            now,
+        ))?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: client.access_token_ttl,
+        refresh_token,
+        id_token,
+        scope: scope.as_string(),
+        issued_token_type: None,
+    })
 }
 
 /// RFC 6749 §4.4: the client is the subject; there is no user, so no openid or offline_access.
-fn client_credentials(signer: &Signer<'_>, client: &OAuthClient, scope: Option<&str>, now: i64) -> Result<TokenResponse, TokenEndpointError> {
+fn client_credentials(
+    signer: &Signer<'_>,
+    client: &OAuthClient,
+    scope: Option<&str>,
+    now: i64,
+) -> Result<TokenResponse, TokenEndpointError> {
     if client.is_public() {
         return Err(TokenEndpointError::UnauthorizedClient("public clients cannot use client_credentials".into()));
     }
     let scope = Scope::parse(scope.unwrap_or("")).map_err(TokenEndpointError::InvalidScope)?;
     if scope.has("openid") || scope.has("offline_access") {
-        return Err(TokenEndpointError::InvalidScope("client_credentials tokens have no user: openid and offline_access do not apply".into()));
+        return Err(TokenEndpointError::InvalidScope(
+            "client_credentials tokens have no user: openid and offline_access do not apply".into(),
+        ));
     }
     let claims = claims::client_access(signer.issuer, client, client.client_id.as_str(), &scope, now);
     Ok(TokenResponse {

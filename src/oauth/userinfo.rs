@@ -28,7 +28,11 @@ pub async fn userinfo(store: &Store, verifier: &Verifier<'_>, token: &str, now: 
     if store.find_client(&claims.client_id).await?.is_none_or(|c| c.disabled) {
         return Err(UserInfoError::InvalidToken("the client of this token is disabled"));
     }
-    let user = store.find_user(&claims.sub).await?.filter(|u| !u.disabled).ok_or(UserInfoError::InvalidToken("the user no longer exists or is disabled"))?;
+    let user = store
+        .find_user(&claims.sub)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or(UserInfoError::InvalidToken("the user no longer exists or is disabled"))?;
     let mut body = json!({ "sub": user.id });
     if claims.has_scope("email") {
         body["email"] = json!(user.email);

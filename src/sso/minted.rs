@@ -68,24 +68,75 @@ pub async fn mint(store: &Store, signer: &Signer<'_>, m: &MintFor<'_>, now: i64)
     };
     let token = jwt::sign(signer.keys.signer(), "JWT", &claims).map_err(|e| SsoError::Invalid(e.to_string()))?;
     let hash = hash_token(&jti);
-    store.insert_one_time(&NewOneTime { token_hash: &hash, kind: KIND_MINTED, user_id: &m.user.id, payload: None, expires_at: now + MINTED_TTL }, now).await?;
+    store
+        .insert_one_time(
+            &NewOneTime {
+                token_hash: &hash,
+                kind: KIND_MINTED,
+                user_id: &m.user.id,
+                payload: None,
+                expires_at: now + MINTED_TTL,
+            },
+            now,
+        )
+        .await?;
     let who = Actor::client(m.from.client_id.as_str());
     let outcome = format!("success for {}", m.target.client_id);
-    audit::record(store, AuditEvent { actor: who.as_str(), action: "sso.minted.issue", subject: &m.user.id, client_ip: None, outcome: &outcome }, now).await;
+    audit::record(
+        store,
+        AuditEvent {
+            actor: who.as_str(),
+            action: "sso.minted.issue",
+            subject: &m.user.id,
+            client_ip: None,
+            outcome: &outcome,
+        },
+        now,
+    )
+    .await;
     // A numeric reference like the document's `TokenRefNo`: issue time and a random suffix.
     let reference = format!("{now}{:06}", u32::from_str_radix(&jti[..5], 16).unwrap_or(0) % 1_000_000);
     Ok(Minted { token, reference })
 }
 
 /// The target product redeems a minted token once (signature, audience = itself, expiry, single use).
-pub async fn redeem(store: &Store, verifier: &Verifier<'_>, caller: &OAuthClient, token: &str, now: i64) -> Result<MintedClaims, SsoError> {
+pub async fn redeem(
+    store: &Store,
+    verifier: &Verifier<'_>,
+    caller: &OAuthClient,
+    token: &str,
+    now: i64,
+) -> Result<MintedClaims, SsoError> {
     let expect = Expect { issuer: verifier.issuer, audience: Some(caller.client_id.as_str()), typ: None, now };
-    let claims: MintedClaims = jwt::verify(verifier.keys, token, &expect).map_err(|_| SsoError::Invalid("the token is invalid, expired or not for this product".into()))?;
+    let claims: MintedClaims = jwt::verify(verifier.keys, token, &expect)
+        .map_err(|_| SsoError::Invalid("the token is invalid, expired or not for this product".into()))?;
     let who = Actor::client(caller.client_id.as_str());
     if store.claim_one_time(&hash_token(&claims.jti), KIND_MINTED, now).await?.is_none() {
-        audit::record(store, AuditEvent { actor: who.as_str(), action: "sso.minted.redeem", subject: &claims.sub, client_ip: None, outcome: "failure: used or expired" }, now).await;
+        audit::record(
+            store,
+            AuditEvent {
+                actor: who.as_str(),
+                action: "sso.minted.redeem",
+                subject: &claims.sub,
+                client_ip: None,
+                outcome: "failure: used or expired",
+            },
+            now,
+        )
+        .await;
         return Err(SsoError::Invalid("the token was already used".into()));
     }
-    audit::record(store, AuditEvent { actor: who.as_str(), action: "sso.minted.redeem", subject: &claims.sub, client_ip: None, outcome: "success" }, now).await;
+    audit::record(
+        store,
+        AuditEvent {
+            actor: who.as_str(),
+            action: "sso.minted.redeem",
+            subject: &claims.sub,
+            client_ip: None,
+            outcome: "success",
+        },
+        now,
+    )
+    .await;
     Ok(claims)
 }

@@ -54,7 +54,11 @@ pub async fn manager_from_token(store: &Store, authorization: Option<&str>) -> R
 /// The instance admin secret (Tyk's `admin-auth`), compared in constant time; unset disables it.
 pub fn manager_from_admin_secret(admin_secret: Option<&Secret>, presented: Option<&str>) -> Result<Manager, SsoError> {
     match (admin_secret, presented) {
-        (Some(secret), Some(p)) if !secret.expose().is_empty() && secrets_equal(secret.expose().as_bytes(), p.as_bytes()) => Ok(Manager::InstanceAdmin),
+        (Some(secret), Some(p))
+            if !secret.expose().is_empty() && secrets_equal(secret.expose().as_bytes(), p.as_bytes()) =>
+        {
+            Ok(Manager::InstanceAdmin)
+        }
         _ => Err(SsoError::Unauthorized),
     }
 }
@@ -62,7 +66,9 @@ pub fn manager_from_admin_secret(admin_secret: Option<&Secret>, presented: Optio
 /// The customer account a manager may act on: its own organization's, or (admin) the one account with that code.
 pub async fn account_for(store: &Store, manager: &Manager, code: &str) -> Result<Arc<CustomerAccount>, SsoError> {
     match manager {
-        Manager::Organization(org) => store.find_customer_account_by_code(org, code).await?.ok_or(SsoError::UnknownAccount),
+        Manager::Organization(org) => {
+            store.find_customer_account_by_code(org, code).await?.ok_or(SsoError::UnknownAccount)
+        }
         Manager::InstanceAdmin => match store.find_customer_accounts_by_code(code).await?.as_slice() {
             [one] => Ok(Arc::new(one.clone())),
             _ => Err(SsoError::UnknownAccount),
@@ -87,7 +93,14 @@ pub struct MintRequest<'a> {
 }
 
 /// Finds (or, just in time, creates) the user and mints a credential of `kind`. Returns the plain credential.
-pub async fn mint(store: &Store, account: &CustomerAccount, kind: &str, req: MintRequest<'_>, actor: &str, now: i64) -> Result<String, SsoError> {
+pub async fn mint(
+    store: &Store,
+    account: &CustomerAccount,
+    kind: &str,
+    req: MintRequest<'_>,
+    actor: &str,
+    now: i64,
+) -> Result<String, SsoError> {
     let email = req.email.trim();
     if email.is_empty() || !email.contains('@') || email.len() > 254 {
         return Err(SsoError::Invalid("EmailAddress must be an e-mail address".into()));
@@ -107,11 +120,24 @@ pub async fn mint(store: &Store, account: &CustomerAccount, kind: &str, req: Min
                 Ok(u) => {
                     let by = format!("by {actor}");
                     let who = Actor::manager(actor);
-                    audit::record(store, AuditEvent { actor: who.as_str(), action: "user.jit_create", subject: &u.id, client_ip: None, outcome: &by }, now).await;
+                    audit::record(
+                        store,
+                        AuditEvent {
+                            actor: who.as_str(),
+                            action: "user.jit_create",
+                            subject: &u.id,
+                            client_ip: None,
+                            outcome: &by,
+                        },
+                        now,
+                    )
+                    .await;
                     u
                 }
                 // Created concurrently by another request: use that one.
-                Err(StoreError::Conflict(_)) => store.find_user_by_email(&account.id, email).await?.ok_or(SsoError::UnknownUser)?,
+                Err(StoreError::Conflict(_)) => {
+                    store.find_user_by_email(&account.id, email).await?.ok_or(SsoError::UnknownUser)?
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -120,31 +146,76 @@ pub async fn mint(store: &Store, account: &CustomerAccount, kind: &str, req: Min
     mint_for_user(store, &user, kind, &req.landing, actor, now).await
 }
 
-pub async fn mint_for_user(store: &Store, user: &LicenseUser, kind: &str, landing: &Landing, actor: &str, now: i64) -> Result<String, SsoError> {
+pub async fn mint_for_user(
+    store: &Store,
+    user: &LicenseUser,
+    kind: &str,
+    landing: &Landing,
+    actor: &str,
+    now: i64,
+) -> Result<String, SsoError> {
     if user.disabled {
         return Err(SsoError::UserNotAllowed);
     }
     let token = random_token();
     let payload = serde_json::to_string(landing).ok();
     let hash = hash_token(&token);
-    store.insert_one_time(&NewOneTime { token_hash: &hash, kind, user_id: &user.id, payload: payload.as_deref(), expires_at: now + ONE_TIME_TTL }, now).await?;
+    store
+        .insert_one_time(
+            &NewOneTime {
+                token_hash: &hash,
+                kind,
+                user_id: &user.id,
+                payload: payload.as_deref(),
+                expires_at: now + ONE_TIME_TTL,
+            },
+            now,
+        )
+        .await?;
     let (who, action) = (Actor::manager(actor), format!("sso.{kind}.issue"));
-    audit::record(store, AuditEvent { actor: who.as_str(), action: &action, subject: &user.id, client_ip: None, outcome: "success" }, now).await;
+    audit::record(
+        store,
+        AuditEvent { actor: who.as_str(), action: &action, subject: &user.id, client_ip: None, outcome: "success" },
+        now,
+    )
+    .await;
     Ok(token)
 }
 
 /// Redeems a credential once: the user, their account and where to land. None when invalid, expired or used.
-pub async fn redeem(store: &Store, kind: &str, token: &str, client_ip: Option<&str>, now: i64) -> Result<Option<(LicenseUser, Arc<CustomerAccount>, Landing)>, SsoError> {
+pub async fn redeem(
+    store: &Store,
+    kind: &str,
+    token: &str,
+    client_ip: Option<&str>,
+    now: i64,
+) -> Result<Option<(LicenseUser, Arc<CustomerAccount>, Landing)>, SsoError> {
     let action = format!("sso.{kind}.redeem");
     let Some(rec) = store.claim_one_time(&hash_token(token), kind, now).await? else {
         let who = Actor::anonymous();
-        audit::record(store, AuditEvent { actor: who.as_str(), action: &action, subject: "unknown", client_ip, outcome: "failure: invalid, expired or used" }, now).await;
+        audit::record(
+            store,
+            AuditEvent {
+                actor: who.as_str(),
+                action: &action,
+                subject: "unknown",
+                client_ip,
+                outcome: "failure: invalid, expired or used",
+            },
+            now,
+        )
+        .await;
         return Ok(None);
     };
     let Some(user) = store.find_user(&rec.license_user_id).await?.filter(|u| !u.disabled) else { return Ok(None) };
     let Some(account) = store.find_customer_account(&user.customer_account_id).await? else { return Ok(None) };
     let who = Actor::user(&user.id);
-    audit::record(store, AuditEvent { actor: who.as_str(), action: &action, subject: &user.id, client_ip, outcome: "success" }, now).await;
+    audit::record(
+        store,
+        AuditEvent { actor: who.as_str(), action: &action, subject: &user.id, client_ip, outcome: "success" },
+        now,
+    )
+    .await;
     let landing = rec.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
     Ok(Some((user, account, landing)))
 }

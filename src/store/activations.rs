@@ -10,7 +10,8 @@ use crate::model::{Activation, HardwareId, License, LicenseUser};
 
 macro_rules! activation_cols {
     () => {
-        "a.id, a.license_id, a.license_user_id, a.hardware_id, a.active, a.device_info, a.activated_at, a.deactivated_at"
+        "a.id, a.license_id, a.license_user_id, a.hardware_id, a.active, a.device_info, a.activated_at, \
+            a.deactivated_at"
     };
     (bare) => {
         "id, license_id, license_user_id, hardware_id, active, device_info, activated_at, deactivated_at"
@@ -72,7 +73,12 @@ async fn find_in(tx: &mut Tx, license_id: i64, hardware_id: &str) -> Result<Opti
 impl Store {
     /// The licenses of `product_id` that `user` may use (see [`Store::licenses_for_user`]), each with its activation
     /// on `hardware_id`: one query.
-    pub async fn licenses_on_device(&self, product_id: &str, user: &LicenseUser, hardware_id: &HardwareId) -> Result<Vec<(License, Option<Activation>)>, StoreError> {
+    pub async fn licenses_on_device(
+        &self,
+        product_id: &str,
+        user: &LicenseUser,
+        hardware_id: &HardwareId,
+    ) -> Result<Vec<(License, Option<Activation>)>, StoreError> {
         self.db
             .fetch_all(
                 concat!(
@@ -82,7 +88,8 @@ impl Store {
                     activation_cols!(),
                     " FROM licenses l LEFT JOIN activations a ON a.license_id = l.id AND a.hardware_id = $1 \
                      WHERE l.product_id = $2 AND l.customer_account_id = $3 AND (l.user_restricted = false OR EXISTS \
-                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $4)) ORDER BY l.id"
+                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $4)) \
+                         ORDER BY l.id"
                 ),
                 params![hardware_id.as_str(), product_id, &user.customer_account_id, &user.id],
                 license_with_device,
@@ -93,7 +100,11 @@ impl Store {
     pub async fn find_activation(&self, license_id: i64, hardware_id: &str) -> Result<Option<Activation>, StoreError> {
         self.db
             .fetch_optional(
-                concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.license_id = $1 AND a.hardware_id = $2"),
+                concat!(
+                    "SELECT ",
+                    activation_cols!(),
+                    " FROM activations a WHERE a.license_id = $1 AND a.hardware_id = $2"
+                ),
                 params![license_id, hardware_id],
                 activation,
             )
@@ -101,13 +112,23 @@ impl Store {
     }
 
     pub async fn find_activation_by_id(&self, id: i64) -> Result<Option<Activation>, StoreError> {
-        self.db.fetch_optional(concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.id = $1"), params![id], activation).await
+        self.db
+            .fetch_optional(
+                concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.id = $1"),
+                params![id],
+                activation,
+            )
+            .await
     }
 
     pub async fn active_devices(&self, license_id: i64) -> Result<Vec<Activation>, StoreError> {
         self.db
             .fetch_all(
-                concat!("SELECT ", activation_cols!(), " FROM activations a WHERE a.license_id = $1 AND a.active = true ORDER BY a.activated_at, a.id"),
+                concat!(
+                    "SELECT ",
+                    activation_cols!(),
+                    " FROM activations a WHERE a.license_id = $1 AND a.active = true ORDER BY a.activated_at, a.id"
+                ),
                 params![license_id],
                 activation,
             )
@@ -116,7 +137,12 @@ impl Store {
 
     /// Activates a license on a device: claims a seat and records (or revives) the activation in one transaction,
     /// writing `audit` in it on success. The device already active is `AlreadyActive` and changes nothing.
-    pub async fn activate(&self, d: DeviceActivation<'_>, audit: AuditEvent<'_>, now: i64) -> Result<ActivateOutcome, StoreError> {
+    pub async fn activate(
+        &self,
+        d: DeviceActivation<'_>,
+        audit: AuditEvent<'_>,
+        now: i64,
+    ) -> Result<ActivateOutcome, StoreError> {
         let hw = d.hardware_id.as_str();
         let mut tx = self.db.begin().await?;
         // The write comes first: PostgreSQL locks the license row, SQLite holds the write lock, so concurrent
@@ -124,8 +150,10 @@ impl Store {
         let claimed = tx
             .fetch_optional(
                 concat!(
-                    "UPDATE licenses SET times_activated = times_activated + 1 WHERE id = $1 AND times_activated < max_activations \
-                     AND NOT EXISTS (SELECT 1 FROM activations WHERE license_id = $1 AND hardware_id = $2 AND active = true) RETURNING ",
+                    "UPDATE licenses SET times_activated = times_activated + 1 WHERE id = $1 AND times_activated < \
+                        max_activations \
+                     AND NOT EXISTS (SELECT 1 FROM activations WHERE license_id = $1 AND hardware_id = $2 AND active \
+                         = true) RETURNING ",
                     license_cols!(bare)
                 ),
                 params![d.license_id, hw],
@@ -144,9 +172,12 @@ impl Store {
         let recorded = tx
             .fetch_optional(
                 concat!(
-                    "INSERT INTO activations (license_id, license_user_id, hardware_id, active, device_info, activated_at, deactivated_at) \
-                     VALUES ($1, $2, $3, true, $4, $5, NULL) ON CONFLICT (license_id, hardware_id) DO UPDATE SET active = true, \
-                     license_user_id = excluded.license_user_id, device_info = excluded.device_info, activated_at = excluded.activated_at, \
+                    "INSERT INTO activations (license_id, license_user_id, hardware_id, active, device_info, \
+                        activated_at, deactivated_at) \
+                     VALUES ($1, $2, $3, true, $4, $5, NULL) ON CONFLICT (license_id, hardware_id) DO UPDATE SET \
+                         active = true, \
+                     license_user_id = excluded.license_user_id, device_info = excluded.device_info, activated_at = \
+                         excluded.activated_at, \
                      deactivated_at = NULL WHERE activations.active = false RETURNING ",
                     activation_cols!(bare)
                 ),
@@ -167,18 +198,29 @@ impl Store {
     }
 
     /// Frees the device's seat, with `audit` in the same transaction. False when the device was not active.
-    pub async fn deactivate(&self, license_id: i64, hardware_id: &str, audit: AuditEvent<'_>, now: i64) -> Result<bool, StoreError> {
+    pub async fn deactivate(
+        &self,
+        license_id: i64,
+        hardware_id: &str,
+        audit: AuditEvent<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
         let n = tx
             .execute(
-                "UPDATE activations SET active = false, deactivated_at = $1 WHERE license_id = $2 AND hardware_id = $3 AND active = true",
+                "UPDATE activations SET active = false, deactivated_at = $1 WHERE license_id = $2 AND hardware_id = \
+                    $3 AND active = true",
                 params![now, license_id, hardware_id],
             )
             .await?;
         if n != 1 {
             return Ok(false);
         }
-        tx.execute("UPDATE licenses SET times_activated = times_activated - 1 WHERE id = $1 AND times_activated > 0", params![license_id]).await?;
+        tx.execute(
+            "UPDATE licenses SET times_activated = times_activated - 1 WHERE id = $1 AND times_activated > 0",
+            params![license_id],
+        )
+        .await?;
         super::audit::insert_in(&mut tx, &audit, now).await?;
         tx.commit().await?;
         Ok(true)

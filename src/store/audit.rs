@@ -25,7 +25,8 @@ pub struct AuditRecord {
     pub outcome: String,
 }
 
-const INSERT: &str = "INSERT INTO audit_events (at, actor, action, subject, client_ip, outcome) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT: &str =
+    "INSERT INTO audit_events (at, actor, action, subject, client_ip, outcome) VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// Writes `e` inside a transaction, so the event commits with the change it describes.
 pub(crate) async fn insert_in(tx: &mut Tx, e: &AuditEvent<'_>, now: i64) -> Result<(), StoreError> {
@@ -33,7 +34,15 @@ pub(crate) async fn insert_in(tx: &mut Tx, e: &AuditEvent<'_>, now: i64) -> Resu
 }
 
 fn record(r: &dyn Row) -> Result<AuditRecord, StoreError> {
-    Ok(AuditRecord { id: r.int(0)?, at: r.int(1)?, actor: r.text(2)?, action: r.text(3)?, subject: r.text(4)?, client_ip: r.opt_text(5)?, outcome: r.text(6)? })
+    Ok(AuditRecord {
+        id: r.int(0)?,
+        at: r.int(1)?,
+        actor: r.text(2)?,
+        action: r.text(3)?,
+        subject: r.text(4)?,
+        client_ip: r.opt_text(5)?,
+        outcome: r.text(6)?,
+    })
 }
 
 impl Store {
@@ -46,10 +55,24 @@ impl Store {
         match action {
             Some(a) => {
                 self.db
-                    .fetch_all("SELECT id, at, actor, action, subject, client_ip, outcome FROM audit_events WHERE action = $1 ORDER BY id", params![a], record)
+                    .fetch_all(
+                        "SELECT id, at, actor, action, subject, client_ip, outcome FROM audit_events WHERE \
+                        action = $1 ORDER BY id",
+                        params![a],
+                        record,
+                    )
                     .await
             }
-            None => self.db.fetch_all("SELECT id, at, actor, action, subject, client_ip, outcome FROM audit_events ORDER BY id", &[], record).await,
+            None => {
+                self.db
+                    .fetch_all(
+                        "SELECT id, at, actor, action, subject, client_ip, outcome FROM audit_events \
+                ORDER BY id",
+                        &[],
+                        record,
+                    )
+                    .await
+            }
         }
     }
 }

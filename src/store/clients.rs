@@ -25,8 +25,10 @@ pub struct NewProduct {
 
 macro_rules! client_cols {
     () => {
-        "id, organization_id, short_code, name, client_id, client_secret_hash, redirect_uris, post_logout_redirect_uris, \
-         default_response_type, allowed_grants, linked_products, access_token_ttl, id_token_ttl, refresh_token_ttl, created_at, disabled"
+        "id, organization_id, short_code, name, client_id, client_secret_hash, redirect_uris, \
+            post_logout_redirect_uris, \
+         default_response_type, allowed_grants, linked_products, access_token_ttl, id_token_ttl, refresh_token_ttl, \
+             created_at, disabled"
     };
 }
 
@@ -50,7 +52,8 @@ fn client(r: &dyn Row) -> Result<OAuthClient, StoreError> {
         secret_hash: r.opt_text(5)?,
         redirect_uris: list(r, 6)?.into_iter().map(RedirectUri::new).collect(),
         post_logout_redirect_uris: list(r, 7)?.into_iter().map(RedirectUri::new).collect(),
-        default_response_type: DefaultResponseType::parse(&rt).ok_or_else(|| StoreError::Corrupt(format!("response type {rt}")))?,
+        default_response_type: DefaultResponseType::parse(&rt)
+            .ok_or_else(|| StoreError::Corrupt(format!("response type {rt}")))?,
         grants,
         linked_products: list(r, 10)?,
         access_token_ttl: r.int(11)?,
@@ -71,9 +74,12 @@ impl Store {
         let grants: Vec<&str> = p.grants.names();
         self.db
             .execute(
-                "INSERT INTO products (id, organization_id, short_code, name, client_id, client_secret_hash, redirect_uris, \
-                 post_logout_redirect_uris, default_response_type, allowed_grants, linked_products, access_token_ttl, id_token_ttl, \
-                 refresh_token_ttl, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                "INSERT INTO products (id, organization_id, short_code, name, client_id, client_secret_hash, \
+                    redirect_uris, \
+                 post_logout_redirect_uris, default_response_type, allowed_grants, linked_products, access_token_ttl, \
+                     id_token_ttl, \
+                 refresh_token_ttl, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                     $15)",
                 params![
                     &id,
                     &p.organization_id,
@@ -117,16 +123,28 @@ impl Store {
     /// By OAuth client_id; cached for `cache::TTL` (hits only).
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Arc<OAuthClient>>, StoreError> {
         let load = async {
-            let found = self.db.fetch_optional(concat!("SELECT ", client_cols!(), " FROM products WHERE client_id = $1"), params![client_id], client).await?;
+            let found = self
+                .db
+                .fetch_optional(
+                    concat!("SELECT ", client_cols!(), " FROM products WHERE client_id = $1"),
+                    params![client_id],
+                    client,
+                )
+                .await?;
             Ok(found.map(Arc::new))
         };
         self.clients.get_or_load(&format!("c\0{client_id}"), load).await
     }
 
     /// By the organization's product short code (the License API's `product`); cached like [`Store::find_client`].
-    pub async fn find_product_by_code(&self, organization_id: &str, short_code: &str) -> Result<Option<Arc<OAuthClient>>, StoreError> {
+    pub async fn find_product_by_code(
+        &self,
+        organization_id: &str,
+        short_code: &str,
+    ) -> Result<Option<Arc<OAuthClient>>, StoreError> {
         let load = async {
-            let sql = concat!("SELECT ", client_cols!(), " FROM products WHERE organization_id = $1 AND short_code = $2");
+            let sql =
+                concat!("SELECT ", client_cols!(), " FROM products WHERE organization_id = $1 AND short_code = $2");
             Ok(self.db.fetch_optional(sql, params![organization_id, short_code], client).await?.map(Arc::new))
         };
         self.clients.get_or_load(&format!("s\0{organization_id}\0{short_code}"), load).await
@@ -134,7 +152,13 @@ impl Store {
 
     /// By the product's own id; cached like [`Store::find_client`].
     pub async fn find_product(&self, id: &str) -> Result<Option<Arc<OAuthClient>>, StoreError> {
-        let load = async { Ok(self.db.fetch_optional(concat!("SELECT ", client_cols!(), " FROM products WHERE id = $1"), params![id], client).await?.map(Arc::new)) };
+        let load = async {
+            Ok(self
+                .db
+                .fetch_optional(concat!("SELECT ", client_cols!(), " FROM products WHERE id = $1"), params![id], client)
+                .await?
+                .map(Arc::new))
+        };
         self.clients.get_or_load(&format!("i\0{id}"), load).await
     }
 
@@ -149,7 +173,11 @@ impl Store {
 
     pub async fn list_products(&self, organization_id: &str) -> Result<Vec<OAuthClient>, StoreError> {
         self.db
-            .fetch_all(concat!("SELECT ", client_cols!(), " FROM products WHERE organization_id = $1 ORDER BY created_at, id"), params![organization_id], client)
+            .fetch_all(
+                concat!("SELECT ", client_cols!(), " FROM products WHERE organization_id = $1 ORDER BY created_at, id"),
+                params![organization_id],
+                client,
+            )
             .await
     }
 }

@@ -220,7 +220,12 @@ impl Db {
         }
     }
 
-    pub async fn fetch_optional<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
+    pub async fn fetch_optional<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: Mapper<T>,
+    ) -> Result<Option<T>, StoreError> {
         match self {
             Db::Sqlite(pool) => {
                 let _writer = pool.write_lock(sql).await;
@@ -276,7 +281,12 @@ impl Tx {
         }
     }
 
-    pub async fn fetch_optional<T>(&mut self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
+    pub async fn fetch_optional<T>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: Mapper<T>,
+    ) -> Result<Option<T>, StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.conn().fetch_optional(sql, params, map),
             Tx::Postgres(tx) => {
@@ -306,13 +316,20 @@ impl From<sqlx::Error> for StoreError {
                     StoreError::Conflict(constraint_name(db.constraint()))
                 // Class 08 connection exception, 57P01-03 shutdown / cannot connect now, 53 insufficient resources,
                 // 40001/40P01 serialization failure / deadlock: all transient, worth retrying later.
-                } else if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") || code == "40001" || code == "40P01" {
+                } else if code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "40001"
+                    || code == "40P01"
+                {
                     StoreError::Unavailable(format!("database: {db}"))
                 } else {
                     StoreError::Db(format!("database: {db}"))
                 }
             }
-            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => StoreError::Unavailable(e.to_string()),
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
             other => StoreError::Db(other.to_string()),
         }
     }

@@ -29,11 +29,13 @@ pub struct CodeRecord {
 
 macro_rules! code_cols {
     () => {
-        "id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at, \
+        "id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce, code_challenge, \
+            auth_time, expires_at, \
          consumed_at, revoked_at, created_at"
     };
     (c) => {
-        "c.id, c.code_hash, c.product_id, c.license_user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, \
+        "c.id, c.code_hash, c.product_id, c.license_user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, \
+            c.code_challenge, \
          c.auth_time, c.expires_at, c.consumed_at, c.revoked_at, c.created_at"
     };
 }
@@ -93,13 +95,26 @@ fn refresh(r: &dyn Row) -> Result<(RefreshRecord, bool), StoreError> {
     Ok((rec, r.flag(12)?))
 }
 
-const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, token_hash, grant_id, product_id, license_user_id, session_id, scope, auth_time, \
-                              expires_at, rotated_at, revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10)";
+const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, token_hash, grant_id, product_id, license_user_id, \
+    session_id, scope, auth_time, \
+                              expires_at, rotated_at, revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                                  $9, NULL, NULL, $10)";
 
 async fn insert_refresh(tx: &mut Tx, r: &RefreshRecord) -> Result<(), StoreError> {
     tx.execute(
         INSERT_REFRESH,
-        params![&r.id, &r.token_hash, &r.grant_id, &r.product_id, &r.license_user_id, &r.session_id, &r.scope, r.auth_time, r.expires_at, r.created_at],
+        params![
+            &r.id,
+            &r.token_hash,
+            &r.grant_id,
+            &r.product_id,
+            &r.license_user_id,
+            &r.session_id,
+            &r.scope,
+            r.auth_time,
+            r.expires_at,
+            r.created_at
+        ],
     )
     .await
     .map(|_| ())
@@ -130,14 +145,17 @@ pub enum CodeClaimed {
 /// Builds the refresh token to store with a won code (in the claim's transaction), if one is to be issued.
 pub type RefreshFor<'a> = &'a (dyn Fn(&CodeRecord) -> Option<RefreshRecord> + Sync);
 
-const CLAIM_CONDITIONS: &str = "code_hash = $2 AND product_id = $3 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
-     AND (redirect_uri IS NULL OR redirect_uri = $4 OR $5) AND ((code_challenge IS NULL AND $6 IS NULL) OR code_challenge = $6)";
+const CLAIM_CONDITIONS: &str = "code_hash = $2 AND product_id = $3 AND consumed_at IS NULL AND revoked_at IS NULL AND \
+    expires_at > $1 \
+     AND (redirect_uri IS NULL OR redirect_uri = $4 OR $5) AND ((code_challenge IS NULL AND $6 IS NULL) OR \
+         code_challenge = $6)";
 
 impl Store {
     pub async fn insert_code(&self, c: &CodeRecord) -> Result<(), StoreError> {
         self.db
             .execute(
-                "INSERT INTO authorization_codes (id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce, \
+                "INSERT INTO authorization_codes (id, code_hash, product_id, license_user_id, session_id, \
+                    redirect_uri, scope, nonce, \
                  code_challenge, auth_time, expires_at, consumed_at, revoked_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 params![
@@ -162,12 +180,23 @@ impl Store {
     }
 
     pub async fn find_code(&self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
-        self.db.fetch_optional(concat!("SELECT ", code_cols!(), " FROM authorization_codes WHERE code_hash = $1"), params![code_hash], code).await
+        self.db
+            .fetch_optional(
+                concat!("SELECT ", code_cols!(), " FROM authorization_codes WHERE code_hash = $1"),
+                params![code_hash],
+                code,
+            )
+            .await
     }
 
     /// Marks the code used if every condition of `claim` holds. Exactly one caller wins a code. The refresh token
     /// that `refresh_for` builds is stored in the same transaction, so a failed insert does not burn the code.
-    pub async fn claim_code(&self, claim: &CodeClaim<'_>, refresh_for: Option<RefreshFor<'_>>, now: i64) -> Result<CodeClaimed, StoreError> {
+    pub async fn claim_code(
+        &self,
+        claim: &CodeClaim<'_>,
+        refresh_for: Option<RefreshFor<'_>>,
+        now: i64,
+    ) -> Result<CodeClaimed, StoreError> {
         let lenient = claim.redirect_uri.is_none() && claim.redirect_uri_optional;
         let p = params![now, claim.code_hash, claim.product_id, claim.redirect_uri, lenient, claim.verifier_s256];
         let mut tx = self.db.begin().await?;
@@ -176,7 +205,8 @@ impl Store {
             Engine::Postgres => {
                 tx.fetch_optional(
                     &format!(
-                        "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}) \
+                        "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} \
+                            RETURNING {}) \
                          SELECT {}, {} FROM c LEFT JOIN license_users u ON u.id = c.license_user_id",
                         code_cols!(),
                         code_cols!(c),
@@ -196,11 +226,30 @@ impl Store {
             }
             Engine::Sqlite => {
                 let c = tx
-                    .fetch_optional(&format!("UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}", code_cols!()), p, code)
+                    .fetch_optional(
+                        &format!(
+                            "UPDATE authorization_codes SET consumed_at = $1 WHERE \
+                        {CLAIM_CONDITIONS} RETURNING {}",
+                            code_cols!()
+                        ),
+                        p,
+                        code,
+                    )
                     .await?;
                 match c {
                     Some(c) => {
-                        let u = tx.fetch_optional(concat!("SELECT ", user_cols!(), " FROM license_users u WHERE u.id = $1"), params![&c.license_user_id], user).await?;
+                        let u = tx
+                            .fetch_optional(
+                                concat!(
+                                    "SELECT ",
+                                    user_cols!(),
+                                    " FROM license_users u WHERE u.id \
+                            = $1"
+                                ),
+                                params![&c.license_user_id],
+                                user,
+                            )
+                            .await?;
                         Some((c, u))
                     }
                     None => None,
@@ -219,14 +268,30 @@ impl Store {
     /// fail introspection and userinfo. One transaction; idempotent.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        tx.execute("INSERT INTO revoked_grants (grant_id, revoked_at) VALUES ($1, $2) ON CONFLICT (grant_id) DO NOTHING", params![grant_id, now]).await?;
-        tx.execute("UPDATE authorization_codes SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", params![now, grant_id]).await?;
-        tx.execute("UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL", params![now, grant_id]).await?;
+        tx.execute(
+            "INSERT INTO revoked_grants (grant_id, revoked_at) VALUES ($1, $2) ON CONFLICT (grant_id) DO NOTHING",
+            params![grant_id, now],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE authorization_codes SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            params![now, grant_id],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+            params![now, grant_id],
+        )
+        .await?;
         tx.commit().await
     }
 
     pub async fn is_grant_revoked(&self, grant_id: &str) -> Result<bool, StoreError> {
-        Ok(self.db.fetch_optional("SELECT 1 FROM revoked_grants WHERE grant_id = $1", params![grant_id], |r| r.int32(0)).await?.is_some())
+        Ok(self
+            .db
+            .fetch_optional("SELECT 1 FROM revoked_grants WHERE grant_id = $1", params![grant_id], |r| r.int32(0))
+            .await?
+            .is_some())
     }
 
     /// Whether an access token was revoked on its own (its `jti`, RFC 7009) or with its grant: one query.
@@ -234,7 +299,8 @@ impl Store {
         let found = self
             .db
             .fetch_optional(
-                "SELECT 1 FROM revoked_tokens WHERE jti = $1 UNION ALL SELECT 1 FROM revoked_grants WHERE grant_id = $2 LIMIT 1",
+                "SELECT 1 FROM revoked_tokens WHERE jti = $1 UNION ALL SELECT 1 FROM revoked_grants WHERE grant_id = \
+                    $2 LIMIT 1",
                 params![jti, grant_id],
                 |r| r.int32(0),
             )
@@ -252,7 +318,8 @@ impl Store {
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<(RefreshRecord, bool)>, StoreError> {
         self.db
             .fetch_optional(
-                "SELECT r.id, r.token_hash, r.grant_id, r.product_id, r.license_user_id, r.session_id, r.scope, r.auth_time, r.expires_at, \
+                "SELECT r.id, r.token_hash, r.grant_id, r.product_id, r.license_user_id, r.session_id, r.scope, \
+                    r.auth_time, r.expires_at, \
                  r.rotated_at, r.revoked_at, r.created_at, (g.grant_id IS NOT NULL) FROM refresh_tokens r \
                  LEFT JOIN revoked_grants g ON g.grant_id = r.grant_id WHERE r.token_hash = $1",
                 params![token_hash],
@@ -263,11 +330,17 @@ impl Store {
 
     /// Rotation (RFC 9700 §4.14.2): retires `old` and stores `new` in one transaction. True for exactly one caller
     /// per token; false when it was rotated, revoked or expired meanwhile (the caller reads it again to say why).
-    pub async fn rotate_refresh_token(&self, old: &RefreshRecord, new: &RefreshRecord, now: i64) -> Result<bool, StoreError> {
+    pub async fn rotate_refresh_token(
+        &self,
+        old: &RefreshRecord,
+        new: &RefreshRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
         let n = tx
             .execute(
-                "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+                "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS \
+                    NULL AND expires_at > $1",
                 params![now, &old.id],
             )
             .await?;
@@ -281,7 +354,10 @@ impl Store {
 
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         self.db
-            .execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", params![jti, expires_at])
+            .execute(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+                params![jti, expires_at],
+            )
             .await
             .map(|_| ())
     }
@@ -290,7 +366,10 @@ impl Store {
     pub async fn claim_id_token(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         let n = self
             .db
-            .execute("INSERT INTO used_id_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", params![jti, expires_at])
+            .execute(
+                "INSERT INTO used_id_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+                params![jti, expires_at],
+            )
             .await?;
         Ok(n == 1)
     }
@@ -301,13 +380,20 @@ impl Store {
         let grace = 3600;
         let mut n = 0;
         for (sql, cutoff) in [
-            ("DELETE FROM authorization_codes WHERE id IN (SELECT id FROM authorization_codes WHERE expires_at < $1 LIMIT $2)", now - grace),
-            ("DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)", now - grace),
-            ("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < $1 LIMIT $2)", now),
-            ("DELETE FROM used_id_tokens WHERE jti IN (SELECT jti FROM used_id_tokens WHERE expires_at < $1 LIMIT $2)", now),
-            ("DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)", now),
-            ("DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE expires_at < $1 LIMIT $2)", now - grace),
-            ("DELETE FROM login_throttles WHERE key IN (SELECT key FROM login_throttles WHERE expires_at < $1 LIMIT $2)", now),
+            ("DELETE FROM authorization_codes WHERE id IN (SELECT id FROM authorization_codes WHERE expires_at < $1 \
+                LIMIT $2)", now - grace),
+            ("DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT \
+                $2)", now - grace),
+            ("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < $1 LIMIT \
+                $2)", now),
+            ("DELETE FROM used_id_tokens WHERE jti IN (SELECT jti FROM used_id_tokens WHERE expires_at < $1 LIMIT \
+                $2)", now),
+            ("DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT \
+                $2)", now),
+            ("DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE \
+                expires_at < $1 LIMIT $2)", now - grace),
+            ("DELETE FROM login_throttles WHERE key IN (SELECT key FROM login_throttles WHERE expires_at < $1 LIMIT \
+                $2)", now),
         ] {
             loop {
                 let done = self.db.execute(sql, params![cutoff, SWEEP_BATCH]).await?;

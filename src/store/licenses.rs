@@ -19,7 +19,8 @@ pub struct NewLicense {
 /// The license columns, qualified by `l.` (or, with `bare`, unqualified for RETURNING).
 macro_rules! license_cols {
     () => {
-        "l.id, l.product_id, l.customer_account_id, l.license_key, l.license_type, l.max_activations, l.times_activated, l.enabled, \
+        "l.id, l.product_id, l.customer_account_id, l.license_key, l.license_type, l.max_activations, \
+            l.times_activated, l.enabled, \
          l.is_trial, l.user_restricted, l.starts_at, l.expires_at, l.created_at"
     };
     (bare) => {
@@ -57,7 +58,8 @@ impl Store {
         let created = tx
             .fetch_optional(
                 concat!(
-                    "INSERT INTO licenses (product_id, customer_account_id, license_key, license_type, max_activations, times_activated, \
+                    "INSERT INTO licenses (product_id, customer_account_id, license_key, license_type, \
+                        max_activations, times_activated, \
                      enabled, is_trial, user_restricted, starts_at, expires_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5, 0, true, $6, $7, $8, $9, $10) RETURNING ",
                     license_cols!(bare)
@@ -80,9 +82,12 @@ impl Store {
             .map_err(|e| e.conflict_as("license key"))?
             .ok_or(StoreError::NotFound("license"))?;
         for user_id in &l.assigned_users {
-            tx.execute("INSERT INTO license_assignments (license_id, license_user_id) VALUES ($1, $2)", params![created.id, user_id])
-                .await
-                .map_err(|e| e.conflict_as("license assignment"))?;
+            tx.execute(
+                "INSERT INTO license_assignments (license_id, license_user_id) VALUES ($1, $2)",
+                params![created.id, user_id],
+            )
+            .await
+            .map_err(|e| e.conflict_as("license assignment"))?;
         }
         tx.commit().await?;
         Ok(created)
@@ -90,7 +95,10 @@ impl Store {
 
     pub async fn assign_license(&self, license_id: i64, user_id: &str) -> Result<(), StoreError> {
         self.db
-            .execute("INSERT INTO license_assignments (license_id, license_user_id) VALUES ($1, $2)", params![license_id, user_id])
+            .execute(
+                "INSERT INTO license_assignments (license_id, license_user_id) VALUES ($1, $2)",
+                params![license_id, user_id],
+            )
             .await
             .map_err(|e| e.conflict_as("license assignment"))?;
         self.db.execute("UPDATE licenses SET user_restricted = true WHERE id = $1", params![license_id]).await?;
@@ -98,18 +106,32 @@ impl Store {
     }
 
     pub async fn find_license(&self, id: i64) -> Result<Option<License>, StoreError> {
-        self.db.fetch_optional(concat!("SELECT ", license_cols!(), " FROM licenses l WHERE l.id = $1"), params![id], license).await
+        self.db
+            .fetch_optional(
+                concat!("SELECT ", license_cols!(), " FROM licenses l WHERE l.id = $1"),
+                params![id],
+                license,
+            )
+            .await
     }
 
     pub async fn find_license_by_key(&self, product_id: &str, key: &str) -> Result<Option<License>, StoreError> {
         self.db
-            .fetch_optional(concat!("SELECT ", license_cols!(), " FROM licenses l WHERE l.product_id = $1 AND l.license_key = $2"), params![product_id, key], license)
+            .fetch_optional(
+                concat!("SELECT ", license_cols!(), " FROM licenses l WHERE l.product_id = $1 AND l.license_key = $2"),
+                params![product_id, key],
+                license,
+            )
             .await
     }
 
     pub async fn list_licenses(&self, customer_account_id: &str) -> Result<Vec<License>, StoreError> {
         self.db
-            .fetch_all(concat!("SELECT ", license_cols!(), " FROM licenses l WHERE l.customer_account_id = $1 ORDER BY l.id"), params![customer_account_id], license)
+            .fetch_all(
+                concat!("SELECT ", license_cols!(), " FROM licenses l WHERE l.customer_account_id = $1 ORDER BY l.id"),
+                params![customer_account_id],
+                license,
+            )
             .await
     }
 
@@ -121,8 +143,10 @@ impl Store {
                 concat!(
                     "SELECT ",
                     license_cols!(),
-                    " FROM licenses l WHERE l.product_id = $1 AND l.customer_account_id = $2 AND (l.user_restricted = false OR EXISTS \
-                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $3)) ORDER BY l.id"
+                    " FROM licenses l WHERE l.product_id = $1 AND l.customer_account_id = $2 AND (l.user_restricted = \
+                        false OR EXISTS \
+                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $3)) \
+                         ORDER BY l.id"
                 ),
                 params![product_id, &user.customer_account_id, &user.id],
                 license,
@@ -138,7 +162,8 @@ impl Store {
                     "SELECT ",
                     license_cols!(),
                     " FROM licenses l WHERE l.customer_account_id = $1 AND (l.user_restricted = false OR EXISTS \
-                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $2)) ORDER BY l.id"
+                     (SELECT 1 FROM license_assignments la WHERE la.license_id = l.id AND la.license_user_id = $2)) \
+                         ORDER BY l.id"
                 ),
                 params![&user.customer_account_id, &user.id],
                 license,
@@ -154,7 +179,10 @@ impl Store {
     /// Changes a license's seat count. Lowering it below the devices already active keeps them; new activations are
     /// refused until enough are deactivated (the seat claim compares with the stored count).
     pub async fn set_license_max_activations(&self, id: i64, max_activations: i32) -> Result<(), StoreError> {
-        let n = self.db.execute("UPDATE licenses SET max_activations = $1 WHERE id = $2", params![max_activations, id]).await?;
+        let n = self
+            .db
+            .execute("UPDATE licenses SET max_activations = $1 WHERE id = $2", params![max_activations, id])
+            .await?;
         found(n)
     }
 

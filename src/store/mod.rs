@@ -22,8 +22,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use db::Engine;
 use db::Db;
+pub use db::Engine;
 
 use crate::model::{CustomerAccount, OAuthClient};
 
@@ -77,7 +77,9 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         // Connecting first creates the SQLite file and fails fast on an unreachable PostgreSQL.
         let store = Self::connect(url, max_connections).await?;
-        migration::run(url).await.map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))))?;
+        migration::run(url)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))))?;
         Ok(store)
     }
 
@@ -85,9 +87,14 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let db = if let Some(path) = sqlite_path(url) {
             let path = path.to_string();
-            Db::Sqlite(Arc::new(tokio::task::spawn_blocking(move || sqlite::Pool::open(std::path::Path::new(&path))).await.map_err(|e| StoreError::Db(e.to_string()))??))
+            Db::Sqlite(Arc::new(
+                tokio::task::spawn_blocking(move || sqlite::Pool::open(std::path::Path::new(&path)))
+                    .await
+                    .map_err(|e| StoreError::Db(e.to_string()))??,
+            ))
         } else {
-            let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| StoreError::Unavailable(format!("database_url {}: {e}", redact_url(url))))?;
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Unavailable(format!("database_url {}: {e}", redact_url(url))))?;
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(max_connections)
                 .min_connections(0)
@@ -114,7 +121,9 @@ impl Store {
         match &self.db {
             db::Db::Sqlite(pool) => {
                 let pool = pool.clone();
-                tokio::task::spawn_blocking(move || pool.checkpoint()).await.map_err(|e| StoreError::Db(e.to_string()))?
+                tokio::task::spawn_blocking(move || pool.checkpoint())
+                    .await
+                    .map_err(|e| StoreError::Db(e.to_string()))?
             }
             db::Db::Postgres(_) => Ok(()),
         }

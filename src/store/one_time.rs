@@ -38,7 +38,8 @@ impl Store {
     pub async fn insert_one_time(&self, t: &NewOneTime<'_>, now: i64) -> Result<(), StoreError> {
         self.db
             .execute(
-                "INSERT INTO one_time_tokens (token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at) \
+                "INSERT INTO one_time_tokens (token_hash, kind, license_user_id, payload, expires_at, consumed_at, \
+                    created_at) \
                  VALUES ($1, $2, $3, $4, $5, NULL, $6)",
                 params![t.token_hash, t.kind, t.user_id, t.payload, t.expires_at, now],
             )
@@ -47,10 +48,16 @@ impl Store {
     }
 
     /// Claims the credential: Some(record) for exactly one caller while it is unexpired and unused.
-    pub async fn claim_one_time(&self, token_hash: &str, kind: &str, now: i64) -> Result<Option<OneTimeRecord>, StoreError> {
+    pub async fn claim_one_time(
+        &self,
+        token_hash: &str,
+        kind: &str,
+        now: i64,
+    ) -> Result<Option<OneTimeRecord>, StoreError> {
         self.db
             .fetch_optional(
-                "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $1 \
+                "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS \
+                    NULL AND expires_at > $1 \
                  RETURNING token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at",
                 params![now, token_hash, kind],
                 record,

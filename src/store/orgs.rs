@@ -9,11 +9,24 @@ fn organization(r: &dyn Row) -> Result<Organization, StoreError> {
 }
 
 fn api_key(r: &dyn Row) -> Result<ApiKey, StoreError> {
-    Ok(ApiKey { id: r.text(0)?, organization_id: r.text(1)?, api_key: r.text(2)?, shared_key: Secret(r.text(3)?), revoked: r.flag(4)?, created_at: r.int(5)? })
+    Ok(ApiKey {
+        id: r.text(0)?,
+        organization_id: r.text(1)?,
+        api_key: r.text(2)?,
+        shared_key: Secret(r.text(3)?),
+        revoked: r.flag(4)?,
+        created_at: r.int(5)?,
+    })
 }
 
 fn management_token(r: &dyn Row) -> Result<ManagementToken, StoreError> {
-    Ok(ManagementToken { id: r.text(0)?, organization_id: r.text(1)?, name: r.text(2)?, revoked: r.flag(3)?, created_at: r.int(4)? })
+    Ok(ManagementToken {
+        id: r.text(0)?,
+        organization_id: r.text(1)?,
+        name: r.text(2)?,
+        revoked: r.flag(3)?,
+        created_at: r.int(4)?,
+    })
 }
 
 impl Store {
@@ -29,36 +42,61 @@ impl Store {
     /// By id or by name.
     pub async fn find_organization(&self, id_or_name: &str) -> Result<Option<Organization>, StoreError> {
         self.db
-            .fetch_optional("SELECT id, name, created_at FROM organizations WHERE id = $1 OR name = $1 ORDER BY created_at LIMIT 1", params![id_or_name], organization)
+            .fetch_optional(
+                "SELECT id, name, created_at FROM organizations WHERE id = $1 OR name = $1 ORDER BY created_at LIMIT 1",
+                params![id_or_name],
+                organization,
+            )
             .await
     }
 
     pub async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError> {
-        self.db.fetch_all("SELECT id, name, created_at FROM organizations ORDER BY created_at, id", &[], organization).await
+        self.db
+            .fetch_all("SELECT id, name, created_at FROM organizations ORDER BY created_at, id", &[], organization)
+            .await
     }
 
-    pub async fn create_api_key(&self, organization_id: &str, api_key: &str, shared_key: &str, now: i64) -> Result<ApiKey, StoreError> {
+    pub async fn create_api_key(
+        &self,
+        organization_id: &str,
+        api_key: &str,
+        shared_key: &str,
+        now: i64,
+    ) -> Result<ApiKey, StoreError> {
         let id = new_id();
         self.db
             .execute(
-                "INSERT INTO api_keys (id, organization_id, api_key, shared_key, revoked, created_at) VALUES ($1, $2, $3, $4, false, $5)",
+                "INSERT INTO api_keys (id, organization_id, api_key, shared_key, revoked, created_at) VALUES ($1, $2, \
+                    $3, $4, false, $5)",
                 params![&id, organization_id, api_key, shared_key, now],
             )
             .await
             .map_err(|e| e.conflict_as("api key"))?;
-        Ok(ApiKey { id, organization_id: organization_id.to_string(), api_key: api_key.to_string(), shared_key: Secret(shared_key.to_string()), revoked: false, created_at: now })
+        Ok(ApiKey {
+            id,
+            organization_id: organization_id.to_string(),
+            api_key: api_key.to_string(),
+            shared_key: Secret(shared_key.to_string()),
+            revoked: false,
+            created_at: now,
+        })
     }
 
     pub async fn find_api_key(&self, api_key: &str) -> Result<Option<ApiKey>, StoreError> {
         self.db
-            .fetch_optional("SELECT id, organization_id, api_key, shared_key, revoked, created_at FROM api_keys WHERE api_key = $1", params![api_key], self::api_key)
+            .fetch_optional(
+                "SELECT id, organization_id, api_key, shared_key, revoked, created_at FROM api_keys WHERE api_key = $1",
+                params![api_key],
+                self::api_key,
+            )
             .await
     }
 
     pub async fn list_api_keys(&self, organization_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         self.db
             .fetch_all(
-                "SELECT id, organization_id, api_key, shared_key, revoked, created_at FROM api_keys WHERE organization_id = $1 ORDER BY created_at, id",
+                "SELECT id, organization_id, api_key, shared_key, revoked, created_at FROM api_keys WHERE \
+                    organization_id = $1 ORDER BY created_at, id",
                 params![organization_id],
                 api_key,
             )
@@ -73,23 +111,37 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_management_token(&self, organization_id: &str, name: &str, token_hash: &str, now: i64) -> Result<ManagementToken, StoreError> {
+    pub async fn create_management_token(
+        &self,
+        organization_id: &str,
+        name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<ManagementToken, StoreError> {
         let id = new_id();
         self.db
             .execute(
-                "INSERT INTO management_tokens (id, organization_id, token_hash, name, revoked, created_at) VALUES ($1, $2, $3, $4, false, $5)",
+                "INSERT INTO management_tokens (id, organization_id, token_hash, name, revoked, created_at) VALUES \
+                    ($1, $2, $3, $4, false, $5)",
                 params![&id, organization_id, token_hash, name, now],
             )
             .await
             .map_err(|e| e.conflict_as("management token"))?;
-        Ok(ManagementToken { id, organization_id: organization_id.to_string(), name: name.to_string(), revoked: false, created_at: now })
+        Ok(ManagementToken {
+            id,
+            organization_id: organization_id.to_string(),
+            name: name.to_string(),
+            revoked: false,
+            created_at: now,
+        })
     }
 
     /// A live (not revoked) management token by the hash of its value.
     pub async fn find_management_token(&self, token_hash: &str) -> Result<Option<ManagementToken>, StoreError> {
         self.db
             .fetch_optional(
-                "SELECT id, organization_id, name, revoked, created_at FROM management_tokens WHERE token_hash = $1 AND revoked = false",
+                "SELECT id, organization_id, name, revoked, created_at FROM management_tokens WHERE token_hash = $1 \
+                    AND revoked = false",
                 params![token_hash],
                 management_token,
             )

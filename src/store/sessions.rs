@@ -30,9 +30,18 @@ impl Store {
     /// Starts a session; when `replaces` names the browser's previous session, it ends in the same transaction
     /// (a fresh id after every sign-in: no fixation).
     pub async fn insert_session(&self, s: &SessionRecord, replaces: Option<&str>) -> Result<(), StoreError> {
-        let insert = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at) \
+        let insert = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, \
+            expires_at, created_at) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        let p = params![&s.id_hash, &s.sid, &s.license_user_id, &s.customer_account_id, s.auth_time, s.expires_at, s.created_at];
+        let p = params![
+            &s.id_hash,
+            &s.sid,
+            &s.license_user_id,
+            &s.customer_account_id,
+            s.auth_time,
+            s.expires_at,
+            s.created_at
+        ];
         match replaces {
             None => self.db.execute(insert, p).await.map(|_| ()),
             Some(old) => {
@@ -47,7 +56,8 @@ impl Store {
     pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
         self.db
             .fetch_optional(
-                "SELECT id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at FROM sessions \
+                "SELECT id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at FROM \
+                    sessions \
                  WHERE id_hash = $1 AND expires_at > $2",
                 params![id_hash, now],
                 session,

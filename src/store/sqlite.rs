@@ -25,9 +25,15 @@ impl Pool {
     /// Opens (creating it if need be) the database file and switches it to WAL.
     pub fn open(path: &Path) -> Result<Pool, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(format!("creating the database directory {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("creating the database directory {}: {e}", parent.display()))
+            })?;
         }
-        let pool = Pool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), writer: Arc::new(tokio::sync::Mutex::new(())) };
+        let pool = Pool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        };
         let first = pool.connect()?;
         // WAL is a property of the file: set once, kept by every later connection.
         first.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_error(path, e))?;
@@ -36,13 +42,17 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| open_error(&self.path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&self.path, e))?;
         // NORMAL in WAL mode: a commit survives a crash of the process (the WAL is written before COMMIT returns),
         // only a power loss can take the last transactions (https://sqlite.org/pragma.html#pragma_synchronous).
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = \
+                MEMORY;",
         )
         .map_err(|e| open_error(&self.path, e))?;
         conn.set_prepared_statement_cache_capacity(128);
@@ -188,20 +198,30 @@ impl TxConn<'_> {
     pub fn fetch_optional<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
         run_fetch_optional(self.conn()?, sql, params, map)
     }
-
 }
 
-fn prepare<'c>(conn: &'c Connection, sql: &str, params: &[Param<'_>]) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+fn prepare<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(StoreError::from)?;
     if stmt.parameter_count() != params.len() {
-        return Err(StoreError::Db(format!("statement has {} parameters, {} given: {sql}", stmt.parameter_count(), params.len())));
+        return Err(StoreError::Db(format!(
+            "statement has {} parameters, {} given: {sql}",
+            stmt.parameter_count(),
+            params.len()
+        )));
     }
     // The store's convention (db.rs): `$n` numbered in order of first appearance, so position n is `$n`.
     #[cfg(debug_assertions)]
     for i in 1..=params.len() {
         let expected = format!("${i}");
         if stmt.parameter_name(i) != Some(expected.as_str()) {
-            return Err(StoreError::Db(format!("parameter {i} is {:?}, expected {expected}: {sql}", stmt.parameter_name(i))));
+            return Err(StoreError::Db(format!(
+                "parameter {i} is {:?}, expected {expected}: {sql}",
+                stmt.parameter_name(i)
+            )));
         }
     }
     for (i, p) in params.iter().enumerate() {
@@ -225,7 +245,12 @@ fn run_execute(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<u64
     Ok(n as u64)
 }
 
-fn run_fetch_optional<T>(conn: &Connection, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
+fn run_fetch_optional<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param<'_>],
+    map: Mapper<T>,
+) -> Result<Option<T>, StoreError> {
     let mut stmt = prepare(conn, sql, params)?;
     let mut rows = stmt.raw_query();
     let first = match rows.next().map_err(StoreError::from)? {
@@ -253,7 +278,10 @@ impl From<rusqlite::Error> for StoreError {
         match &e {
             rusqlite::Error::SqliteFailure(f, _) => match f.code {
                 ErrorCode::ConstraintViolation
-                    if matches!(f.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) =>
+                    if matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
                 {
                     StoreError::Conflict("record")
                 }

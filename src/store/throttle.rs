@@ -46,14 +46,25 @@ impl Store {
             Some(attempt) if attempt <= limits.threshold => Ok(Reservation::Granted { attempt }),
             Some(_) => Ok(Reservation::Locked { until: self.lock_login_key(key, limits, now).await?.0 }),
             None => {
-                let until = self.db.fetch_optional("SELECT locked_until FROM login_throttles WHERE key = $1", params![key], |r| r.opt_int(0)).await?;
+                let until = self
+                    .db
+                    .fetch_optional("SELECT locked_until FROM login_throttles WHERE key = $1", params![key], |r| {
+                        r.opt_int(0)
+                    })
+                    .await?;
                 Ok(Reservation::Locked { until: until.flatten().unwrap_or(now + limits.lock_seconds) })
             }
         }
     }
 
     /// The reserved attempt failed. The last attempt the window allows locks the key; true when this call locked it.
-    pub async fn login_attempt_failed(&self, key: &str, attempt: i32, limits: Limits, now: i64) -> Result<bool, StoreError> {
+    pub async fn login_attempt_failed(
+        &self,
+        key: &str,
+        attempt: i32,
+        limits: Limits,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         if attempt < limits.threshold {
             return Ok(false);
         }
@@ -79,7 +90,8 @@ impl Store {
         let n = self
             .db
             .execute(
-                "UPDATE login_throttles SET locked_until = $1, expires_at = $1 WHERE key = $2 AND (locked_until IS NULL OR locked_until <= $3)",
+                "UPDATE login_throttles SET locked_until = $1, expires_at = $1 WHERE key = $2 AND (locked_until IS \
+                    NULL OR locked_until <= $3)",
                 params![until, key, now],
             )
             .await?;

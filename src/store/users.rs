@@ -14,7 +14,8 @@ pub struct NewUser {
 
 macro_rules! user_cols {
     () => {
-        "u.id, u.customer_account_id, u.email, u.name, u.password_hash, u.email_verified, u.disabled, u.external_customer_no, u.created_at"
+        "u.id, u.customer_account_id, u.email, u.name, u.password_hash, u.email_verified, u.disabled, \
+            u.external_customer_no, u.created_at"
     };
 }
 pub(crate) use user_cols;
@@ -39,9 +40,19 @@ impl Store {
         let email = u.email.to_lowercase();
         self.db
             .execute(
-                "INSERT INTO license_users (id, customer_account_id, email, name, password_hash, email_verified, disabled, external_customer_no, \
+                "INSERT INTO license_users (id, customer_account_id, email, name, password_hash, email_verified, \
+                    disabled, external_customer_no, \
                  created_at) VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8)",
-                params![&id, &u.customer_account_id, &email, &u.name, &u.password_hash, u.email_verified, &u.external_customer_no, now],
+                params![
+                    &id,
+                    &u.customer_account_id,
+                    &email,
+                    &u.name,
+                    &u.password_hash,
+                    u.email_verified,
+                    &u.external_customer_no,
+                    now
+                ],
             )
             .await
             .map_err(|e| e.conflict_as("license user"))?;
@@ -58,10 +69,18 @@ impl Store {
         })
     }
 
-    pub async fn find_user_by_email(&self, customer_account_id: &str, email: &str) -> Result<Option<LicenseUser>, StoreError> {
+    pub async fn find_user_by_email(
+        &self,
+        customer_account_id: &str,
+        email: &str,
+    ) -> Result<Option<LicenseUser>, StoreError> {
         self.db
             .fetch_optional(
-                concat!("SELECT ", user_cols!(), " FROM license_users u WHERE u.customer_account_id = $1 AND u.email = $2"),
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM license_users u WHERE u.customer_account_id = $1 AND u.email = $2"
+                ),
                 params![customer_account_id, &email.to_lowercase()],
                 user,
             )
@@ -69,17 +88,32 @@ impl Store {
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<LicenseUser>, StoreError> {
-        self.db.fetch_optional(concat!("SELECT ", user_cols!(), " FROM license_users u WHERE u.id = $1"), params![id], user).await
+        self.db
+            .fetch_optional(
+                concat!("SELECT ", user_cols!(), " FROM license_users u WHERE u.id = $1"),
+                params![id],
+                user,
+            )
+            .await
     }
 
     pub async fn list_users(&self, customer_account_id: &str) -> Result<Vec<LicenseUser>, StoreError> {
         self.db
-            .fetch_all(concat!("SELECT ", user_cols!(), " FROM license_users u WHERE u.customer_account_id = $1 ORDER BY u.email"), params![customer_account_id], user)
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM license_users u WHERE u.customer_account_id = $1 ORDER BY u.email"
+                ),
+                params![customer_account_id],
+                user,
+            )
             .await
     }
 
     pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<(), StoreError> {
-        let n = self.db.execute("UPDATE license_users SET disabled = $1 WHERE id = $2", params![disabled, user_id]).await?;
+        let n =
+            self.db.execute("UPDATE license_users SET disabled = $1 WHERE id = $2", params![disabled, user_id]).await?;
         if n == 0 {
             return Err(StoreError::NotFound("license user"));
         }
@@ -91,7 +125,11 @@ impl Store {
     }
 
     /// The user with this external customer number (ABC's CIINo) in the organization.
-    pub async fn find_user_by_customer_no(&self, organization_id: &str, customer_no: &str) -> Result<Option<LicenseUser>, StoreError> {
+    pub async fn find_user_by_customer_no(
+        &self,
+        organization_id: &str,
+        customer_no: &str,
+    ) -> Result<Option<LicenseUser>, StoreError> {
         self.db
             .fetch_optional(
                 concat!(
@@ -107,7 +145,11 @@ impl Store {
     }
 
     /// Users with this e-mail in any customer account of the organization (the SDKs identify SSO users by e-mail).
-    pub async fn find_users_by_email_in_org(&self, organization_id: &str, email: &str) -> Result<Vec<LicenseUser>, StoreError> {
+    pub async fn find_users_by_email_in_org(
+        &self,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<Vec<LicenseUser>, StoreError> {
         self.db
             .fetch_all(
                 concat!(

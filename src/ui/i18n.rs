@@ -44,7 +44,8 @@ pub static EN: Strings = Strings {
     password: "Password",
     login_failed: "The e-mail address or password is incorrect.",
     csrf_failed: "Your sign-in form expired. Please try again.",
-    unknown_account: "The e-mail address or password is incorrect, or the account is temporarily locked. Please try again later.",
+    unknown_account:
+        "The e-mail address or password is incorrect, or the account is temporarily locked. Please try again later.",
     error_title: "Something went wrong",
     request_id: "Request id",
     sign_out: "Sign out",
@@ -78,7 +79,8 @@ pub static DE: Strings = Strings {
     password: "Passwort",
     login_failed: "E-Mail-Adresse oder Passwort ist falsch.",
     csrf_failed: "Das Anmeldeformular ist abgelaufen. Bitte versuchen Sie es erneut.",
-    unknown_account: "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist vorübergehend gesperrt. Bitte versuchen Sie es später erneut.",
+    unknown_account: "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist vorübergehend gesperrt. Bitte \
+        versuchen Sie es später erneut.",
     error_title: "Ein Fehler ist aufgetreten",
     request_id: "Anfrage-ID",
     sign_out: "Abmelden",
@@ -116,9 +118,7 @@ impl Locale {
         for item in header.split(',') {
             let mut parts = item.trim().split(';');
             let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = parts
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = parts.find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
             let locale = match tag.split('-').next() {
                 Some("de") => Locale::De,
                 Some("en") => Locale::En,

@@ -8,7 +8,13 @@ pub fn repo_path(rel: &str) -> std::path::PathBuf {
 }
 
 /// Runs a script with the demo credentials in its environment; returns its last stdout line as JSON.
-pub async fn run_script(app: &TestApp, program: &str, script: &str, scenario: &str, extra: &[(&str, String)]) -> serde_json::Value {
+pub async fn run_script(
+    app: &TestApp,
+    program: &str,
+    script: &str,
+    scenario: &str,
+    extra: &[(&str, String)],
+) -> serde_json::Value {
     let mut cmd = tokio::process::Command::new(program);
     cmd.arg(repo_path(script))
         .env("KW_ISSUER", &app.base)
@@ -27,11 +33,18 @@ pub async fn run_script(app: &TestApp, program: &str, script: &str, scenario: &s
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(180), cmd.output()).await.expect("script timed out").expect("script starts");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), cmd.output())
+        .await
+        .expect("script timed out")
+        .expect("script starts");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{script} {scenario} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let last = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or_else(|| panic!("no JSON summary from {script}:\n{stdout}"));
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON summary from {script}:\n{stdout}"));
     serde_json::from_str(last).expect("JSON summary")
 }
 
@@ -41,35 +54,55 @@ pub fn artifacts_dir(name: &str) -> String {
     dir.display().to_string()
 }
 
-dual! {
-    async fn authlib_code_pkce_refresh_userinfo_revoke_introspect(app) {
-        let r = run_script(&app, "python3", "tests/oidc/authlib_rp.py", "code_pkce", &[]).await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
-
-    async fn authlib_implicit_flows(app) {
-        let r = run_script(&app, "python3", "tests/oidc/authlib_rp.py", "implicit", &[]).await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
-
-    async fn chromium_walks_sso_url_to_the_redirect_uri(app) {
-        let res = app.signed_get("/api/v4/sso_url?product=demo-app&customer_account_code=demo-customer&state=browser").await;
-        let url = res.json::<serde_json::Value>().await.unwrap()["url"].as_str().unwrap().to_string();
-        let dir = artifacts_dir(&format!("browser-{:?}", app.db).to_lowercase());
-        let r = run_script(&app, "python3", "tests/browser/login_flow.py", "login", &[("KW_SSO_URL", url), ("KW_ARTIFACTS", dir.clone())]).await;
-        assert_eq!(r["ok"], true, "{r}");
-        let code = r["code"].as_str().expect("code from the browser");
-        assert!(!code.is_empty());
-        assert!(std::path::Path::new(&dir).join("login.png").exists(), "screenshot saved");
-    }
-
-    async fn chromium_german_login_page(app) {
-        let url = app.authorize_url("response_type=code&scope=openid");
-        let dir = artifacts_dir(&format!("browser-de-{:?}", app.db).to_lowercase());
-        let r = run_script(&app, "python3", "tests/browser/login_flow.py", "login", &[("KW_SSO_URL", url), ("KW_ARTIFACTS", dir), ("KW_LANG", "de".into())]).await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
+async fn authlib_code_pkce_refresh_userinfo_revoke_introspect(app: TestApp) {
+    let r = run_script(&app, "python3", "tests/oidc/authlib_rp.py", "code_pkce", &[]).await;
+    assert_eq!(r["ok"], true, "{r}");
 }
+
+async fn authlib_implicit_flows(app: TestApp) {
+    let r = run_script(&app, "python3", "tests/oidc/authlib_rp.py", "implicit", &[]).await;
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+async fn chromium_walks_sso_url_to_the_redirect_uri(app: TestApp) {
+    let res =
+        app.signed_get("/api/v4/sso_url?product=demo-app&customer_account_code=demo-customer&state=browser").await;
+    let url = res.json::<serde_json::Value>().await.unwrap()["url"].as_str().unwrap().to_string();
+    let dir = artifacts_dir(&format!("browser-{:?}", app.db).to_lowercase());
+    let r = run_script(
+        &app,
+        "python3",
+        "tests/browser/login_flow.py",
+        "login",
+        &[("KW_SSO_URL", url), ("KW_ARTIFACTS", dir.clone())],
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let code = r["code"].as_str().expect("code from the browser");
+    assert!(!code.is_empty());
+    assert!(std::path::Path::new(&dir).join("login.png").exists(), "screenshot saved");
+}
+
+async fn chromium_german_login_page(app: TestApp) {
+    let url = app.authorize_url("response_type=code&scope=openid");
+    let dir = artifacts_dir(&format!("browser-de-{:?}", app.db).to_lowercase());
+    let r = run_script(
+        &app,
+        "python3",
+        "tests/browser/login_flow.py",
+        "login",
+        &[("KW_SSO_URL", url), ("KW_ARTIFACTS", dir), ("KW_LANG", "de".into())],
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+dual!(
+    authlib_code_pkce_refresh_userinfo_revoke_introspect,
+    authlib_implicit_flows,
+    chromium_walks_sso_url_to_the_redirect_uri,
+    chromium_german_login_page
+);
 
 async fn sdk(app: &TestApp, program: &str, script: &str, scenario: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tmp");
@@ -78,43 +111,64 @@ async fn sdk(app: &TestApp, program: &str, script: &str, scenario: &str) -> serd
     run_script(app, program, script, scenario, &[("KW_PUBLIC_KEY_FILE", pem.display().to_string())]).await
 }
 
-dual! {
-    async fn python_sdk_code_activation_check_deactivate(app) {
-        let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "code").await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
-
-    async fn python_sdk_token_activation(app) {
-        let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "token").await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
-
-    async fn python_sdk_user_licenses_and_errors(app) {
-        let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "user_licenses").await;
-        assert_eq!(r["ok"], true, "{r}");
-        let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "error").await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
-
-    async fn node_sdk_code_activation(app) {
-        let r = sdk(&app, "node", "tests/sdk/node_sdk_flow.mjs", "code").await;
-        assert_eq!(r["ok"], true, "{r}");
-        let r = sdk(&app, "node", "tests/sdk/node_sdk_flow.mjs", "token").await;
-        assert_eq!(r["ok"], true, "{r}");
-    }
+async fn python_sdk_code_activation_check_deactivate(app: TestApp) {
+    let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "code").await;
+    assert_eq!(r["ok"], true, "{r}");
 }
 
-dual! {
-    async fn chromium_follows_a_nonce_link_into_the_portal(app) {
-        let token = app.management_token("Demo Vendor").await;
-        let b: serde_json::Value = app.client.post(app.url("/api/v1/sso")).bearer_auth(&token)
-            .json(&serde_json::json!({"customer_account_code": "demo-customer", "email": "demo@example.com"})).send().await.unwrap().json().await.unwrap();
-        let dir = artifacts_dir(&format!("portal-{:?}", app.db).to_lowercase());
-        let r = run_script(&app, "python3", "tests/browser/login_flow.py", "portal", &[("KW_SSO_URL", b["url"].as_str().unwrap().to_string()), ("KW_ARTIFACTS", dir.clone())]).await;
-        assert_eq!(r["ok"], true, "{r}");
-        assert!(std::path::Path::new(&dir).join("portal.png").exists());
-    }
+async fn python_sdk_token_activation(app: TestApp) {
+    let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "token").await;
+    assert_eq!(r["ok"], true, "{r}");
 }
+
+async fn python_sdk_user_licenses_and_errors(app: TestApp) {
+    let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "user_licenses").await;
+    assert_eq!(r["ok"], true, "{r}");
+    let r = sdk(&app, "python3", "tests/sdk/python_sdk_flow.py", "error").await;
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+async fn node_sdk_code_activation(app: TestApp) {
+    let r = sdk(&app, "node", "tests/sdk/node_sdk_flow.mjs", "code").await;
+    assert_eq!(r["ok"], true, "{r}");
+    let r = sdk(&app, "node", "tests/sdk/node_sdk_flow.mjs", "token").await;
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+dual!(
+    python_sdk_code_activation_check_deactivate,
+    python_sdk_token_activation,
+    python_sdk_user_licenses_and_errors,
+    node_sdk_code_activation
+);
+
+async fn chromium_follows_a_nonce_link_into_the_portal(app: TestApp) {
+    let token = app.management_token("Demo Vendor").await;
+    let b: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/sso"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"customer_account_code": "demo-customer", "email": "demo@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dir = artifacts_dir(&format!("portal-{:?}", app.db).to_lowercase());
+    let r = run_script(
+        &app,
+        "python3",
+        "tests/browser/login_flow.py",
+        "portal",
+        &[("KW_SSO_URL", b["url"].as_str().unwrap().to_string()), ("KW_ARTIFACTS", dir.clone())],
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(std::path::Path::new(&dir).join("portal.png").exists());
+}
+
+dual!(chromium_follows_a_nonce_link_into_the_portal);
 
 /// The same authlib scenarios with `access_token_signing_alg = "ES256"`: joserfc verifies the ES256 access tokens
 /// against the P-256 key in the JWKS and the RS256 id_tokens (at_hash included) against the RSA key.
@@ -126,7 +180,14 @@ mod authlib_with_es256_access_tokens {
     async fn both_scenarios(db: Db) {
         let app = spawn_app_with(db, |c| c.access_token_signing_alg = SigningAlg::ES256).await;
         for scenario in ["code_pkce", "implicit"] {
-            let r = run_script(&app, "python3", "tests/oidc/authlib_rp.py", scenario, &[("KW_ACCESS_TOKEN_ALG", "ES256".into())]).await;
+            let r = run_script(
+                &app,
+                "python3",
+                "tests/oidc/authlib_rp.py",
+                scenario,
+                &[("KW_ACCESS_TOKEN_ALG", "ES256".into())],
+            )
+            .await;
             assert_eq!(r["ok"], true, "{scenario}: {r}");
         }
     }

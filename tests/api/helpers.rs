@@ -37,7 +37,8 @@ fn template_keys() -> &'static PathBuf {
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().to_path_buf();
-            keyway::crypto::keys::KeyRing::load_or_create(&path, 1, keyway::crypto::keys::SigningAlg::RS256).expect("oidc key");
+            keyway::crypto::keys::KeyRing::load_or_create(&path, 1, keyway::crypto::keys::SigningAlg::RS256)
+                .expect("oidc key");
             keyway::crypto::keys::LicenseSigner::load_or_create(&path).expect("license key");
             (dir, path)
         })
@@ -88,7 +89,9 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
         Db::Sqlite => (format!("sqlite://{}/keyway.db", tmp.path().display()), None),
         Db::Postgres => {
             let name = format!("keyway_test_{}", uuid::Uuid::new_v4().simple());
-            pg_admin(&format!("CREATE DATABASE \"{name}\"")).await.expect("PostgreSQL at 127.0.0.1:5432 must be reachable for the tests");
+            pg_admin(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("PostgreSQL at 127.0.0.1:5432 must be reachable for the tests");
             let base = pg_admin_url();
             let url = match base.rsplit_once('/') {
                 Some((prefix, _)) => format!("{prefix}/{name}"),
@@ -176,7 +179,8 @@ pub async fn assert_license_error(app: &TestApp, res: reqwest::Response, status:
     assert_eq!(res.status().as_u16(), status, "status for {code}");
     let sig = res.headers().get("LicenseSignature").map(|v| v.to_str().expect("ascii").to_string());
     let bytes = res.bytes().await.expect("body");
-    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {}", String::from_utf8_lossy(&bytes)));
+    let body: serde_json::Value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {}", String::from_utf8_lossy(&bytes)));
     assert_eq!(body["code"], code, "body {body}");
     assert_eq!(body["status"], status);
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -196,18 +200,20 @@ pub fn verify_license_signature(app: &TestApp, body: &[u8], sig_b64: &str) {
     verifying.verify(body, &sig).expect("LicenseSignature verifies");
 }
 
-/// Runs each test body on SQLite and on PostgreSQL.
+/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL: `dual!(a, b)` makes the tests `a::sqlite`,
+/// `a::postgres`, `b::sqlite`, … (the functions stay plain functions, so rustfmt and the IDE see them).
 #[macro_export]
 macro_rules! dual {
-    ($(async fn $name:ident($app:ident) $body:block)*) => { $(
+    ($($name:ident),* $(,)?) => { $(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn run($app: $crate::helpers::TestApp) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { run($crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await).await }
+            async fn sqlite() {
+                super::$name($crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await).await
+            }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { run($crate::helpers::spawn_app($crate::helpers::Db::Postgres).await).await }
+            async fn postgres() {
+                super::$name($crate::helpers::spawn_app($crate::helpers::Db::Postgres).await).await
+            }
         }
     )* };
 }
@@ -220,13 +226,22 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#x27;", "'").replace("&#39;", "'"))
+    Some(
+        html[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#x27;", "'")
+            .replace("&#39;", "'"),
+    )
 }
 
 impl TestApp {
     pub fn authorize_url(&self, extra: &str) -> String {
         format!(
-            "{}/oauth2/authorize?client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback&customer_account_code=demo-customer&{extra}",
+            "{}/oauth2/authorize?client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback&\
+                customer_account_code=demo-customer&{extra}",
             self.base, self.demo.client_id
         )
     }
@@ -259,7 +274,12 @@ impl TestApp {
 
     /// A code for the demo client with PKCE (scope as given).
     pub async fn code(&self, scope: &str) -> String {
-        let loc = self.login(&self.authorize_url(&format!("response_type=code&scope={scope}&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256"))).await;
+        let loc = self
+            .login(&self.authorize_url(&format!(
+                "response_type=code&scope={scope}&state=s1&nonce=n1&\
+            code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )))
+            .await;
         query_param(&loc, "code").expect("code in redirect")
     }
 
@@ -289,13 +309,21 @@ pub fn fragment_params(url: &str) -> std::collections::HashMap<String, String> {
 pub fn jwt_claims(token: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).expect("payload");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64"))
+        .expect("json")
 }
 
 impl TestApp {
     /// Another code for the demo user, reusing the browser session (no login page the second time).
     pub async fn next_code(&self) -> String {
-        let res = self.client.get(self.authorize_url(&format!("response_type=code&scope=openid%20email&code_challenge={CHALLENGE}&code_challenge_method=S256"))).send().await.expect("authorize");
+        let res = self
+            .client
+            .get(self.authorize_url(&format!(
+                "response_type=code&scope=openid%20email&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )))
+            .send()
+            .await
+            .expect("authorize");
         if res.status() == 200 {
             return self.code("openid%20email").await;
         }
@@ -335,7 +363,11 @@ impl TestApp {
             None => self.state.store.create_organization(org_name, now).await.unwrap(),
         };
         let token = format!("kwm_{}", keyway::crypto::secrets::random_token());
-        self.state.store.create_management_token(&org.id, "test", &keyway::crypto::secrets::hash_token(&token), now).await.unwrap();
+        self.state
+            .store
+            .create_management_token(&org.id, "test", &keyway::crypto::secrets::hash_token(&token), now)
+            .await
+            .unwrap();
         token
     }
 
@@ -350,12 +382,30 @@ impl TestApp {
             linked_products: linked.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         };
-        keyway::admin::create_product(&self.state.store, keyway::cli::manage::token_defaults(&self.state.config), &org.id, spec, self.clock.now()).await.unwrap().0
+        keyway::admin::create_product(
+            &self.state.store,
+            keyway::cli::manage::token_defaults(&self.state.config),
+            &org.id,
+            spec,
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+        .0
     }
 
     pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
-        let tok: serde_json::Value = self.client.post(self.url("/oauth2/token")).basic_auth(client_id, Some(secret)).form(&[("grant_type", "client_credentials")])
-            .send().await.unwrap().json().await.unwrap();
+        let tok: serde_json::Value = self
+            .client
+            .post(self.url("/oauth2/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         tok["access_token"].as_str().expect("access_token").to_string()
     }
 

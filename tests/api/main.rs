@@ -7,6 +7,6 @@ mod backend_sso;
 mod external;
 mod helpers;
 mod license_api_auth;
-mod sso_url;
 mod oidc;
 mod ops;
+mod sso_url;

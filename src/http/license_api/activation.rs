@@ -9,18 +9,25 @@ use super::error::LicenseApiError;
 use super::json_ok;
 use crate::crypto::secrets::Secret;
 use crate::http::web::client_ip;
-use crate::license::activation::{self, ActivationRequest, DeviceQuery, LicenseDeps, LicenseSelector, Proof, SsoCredential, UserLicensesRequest};
+use crate::license::activation::{
+    self, ActivationRequest, DeviceQuery, LicenseDeps, LicenseSelector, Proof, SsoCredential, UserLicensesRequest,
+};
 use crate::license::response::{device_response, license_json, user_json};
 use crate::model::HardwareId;
 use crate::params::Params;
 use crate::state::AppState;
 
 /// Device fields the Python SDK sends; all optional, kept with the activation.
-const DEVICE_FIELDS: [&str; 10] = ["os_ver", "hostname", "ip", "mac_address", "is_vm", "vm_info", "sdk_ver", "app_ver", "variables", "device_name"];
+const DEVICE_FIELDS: [&str; 10] =
+    ["os_ver", "hostname", "ip", "mac_address", "is_vm", "vm_info", "sdk_ver", "app_ver", "variables", "device_name"];
 const MAX_DEVICE_FIELD: usize = 8 * 1024;
 
 fn deps<'a>(state: &'a AppState, keys: &'a crate::crypto::keys::KeyRing) -> LicenseDeps<'a> {
-    LicenseDeps { store: &state.store, verifier: crate::oauth::tokens::Verifier { issuer: &state.config.issuer, keys }, passwords: state.password_check() }
+    LicenseDeps {
+        store: &state.store,
+        verifier: crate::oauth::tokens::Verifier { issuer: &state.config.issuer, keys },
+        passwords: state.password_check(),
+    }
 }
 
 /// Request fields from a JSON body or a query string, read the same way.
@@ -43,7 +50,9 @@ impl Fields {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) if s.len() > crate::params::MAX_VALUE_LEN => Err(LicenseApiError::InvalidParams(format!("{name} is too long"))),
+            Some(Value::String(s)) if s.len() > crate::params::MAX_VALUE_LEN => {
+                Err(LicenseApiError::InvalidParams(format!("{name} is too long")))
+            }
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(_) => Err(LicenseApiError::InvalidParams(format!("{name} must be a string"))),
@@ -84,7 +93,11 @@ impl Fields {
     /// The SSO credential: `code` wins over `id_token`, as in the Python SDK.
     fn sso_credential(&self) -> Result<Option<SsoCredential>, LicenseApiError> {
         Ok(match (self.str("code")?, self.str("id_token")?) {
-            (Some(code), _) => Some(SsoCredential::Code { code, redirect_uri: self.str("redirect_uri")?, code_verifier: self.str("code_verifier")? }),
+            (Some(code), _) => Some(SsoCredential::Code {
+                code,
+                redirect_uri: self.str("redirect_uri")?,
+                code_verifier: self.str("code_verifier")?,
+            }),
             (None, Some(t)) => Some(SsoCredential::IdToken(t)),
             (None, None) => None,
         })
@@ -99,7 +112,10 @@ impl Fields {
             return Ok(LicenseSelector::Username(username));
         }
         if let Some(id) = self.str("license_id")? {
-            return id.parse().map(LicenseSelector::Id).map_err(|_| LicenseApiError::InvalidParams("license_id must be a number".into()));
+            return id
+                .parse()
+                .map(LicenseSelector::Id)
+                .map_err(|_| LicenseApiError::InvalidParams("license_id must be a number".into()));
         }
         Err(LicenseApiError::MissingParams(vec!["license_key".into(), "username".into()]))
     }
@@ -121,7 +137,12 @@ fn activation_request(f: &Fields, req: &HttpRequest) -> Result<ActivationRequest
     Ok(ActivationRequest { product, hardware_id, proof, device_info: f.device_info(), client_ip: client_ip(req) })
 }
 
-pub async fn post_activate_license(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, LicenseApiError> {
+pub async fn post_activate_license(
+    state: web::Data<AppState>,
+    client: LicenseClient,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, LicenseApiError> {
     let body = crate::http::read_body(payload).await?;
     let request = activation_request(&Fields::from_json(&body)?, &req)?;
     let keys = state.keys();
@@ -137,16 +158,26 @@ fn device_query(f: &Fields) -> Result<DeviceQuery, LicenseApiError> {
     Ok(DeviceQuery { product, hardware_id: f.hardware_id()?, selector: f.selector()?, signature_id })
 }
 
-pub async fn get_check_license(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {
+pub async fn get_check_license(
+    state: web::Data<AppState>,
+    client: LicenseClient,
+    req: HttpRequest,
+) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
-    let q = device_query(&Fields::from_query(&p, &["product", "hardware_id", "license_key", "username", "license_id"]))?;
+    let q =
+        device_query(&Fields::from_query(&p, &["product", "hardware_id", "license_key", "username", "license_id"]))?;
     let keys = state.keys();
     let now = state.now();
     let checked = activation::check(&deps(&state, &keys), &client.0, &q, now).await?;
     json_ok(&device_response(&checked, "check", &state.license_signer, now))
 }
 
-pub async fn post_deactivate_license(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, LicenseApiError> {
+pub async fn post_deactivate_license(
+    state: web::Data<AppState>,
+    client: LicenseClient,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, LicenseApiError> {
     let body = crate::http::read_body(payload).await?;
     let q = device_query(&Fields::from_json(&body)?)?;
     let keys = state.keys();
@@ -155,14 +186,28 @@ pub async fn post_deactivate_license(state: web::Data<AppState>, client: License
     json_ok(&"license_deactivated")
 }
 
-pub async fn get_user_licenses(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {
+pub async fn get_user_licenses(
+    state: web::Data<AppState>,
+    client: LicenseClient,
+    req: HttpRequest,
+) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
-    let f = Fields::from_query(&p, &["product", "customer_account_code", "code", "id_token", "redirect_uri", "code_verifier"]);
+    let f = Fields::from_query(
+        &p,
+        &["product", "customer_account_code", "code", "id_token", "redirect_uri", "code_verifier"],
+    );
     let [product, customer_account_code] = f.require(["product", "customer_account_code"])?;
-    let credential = f.sso_credential()?.ok_or_else(|| LicenseApiError::MissingParams(vec!["code".into(), "id_token".into()]))?;
+    let credential =
+        f.sso_credential()?.ok_or_else(|| LicenseApiError::MissingParams(vec!["code".into(), "id_token".into()]))?;
     let keys = state.keys();
     let now = state.now();
-    let found = activation::user_licenses(&deps(&state, &keys), &client.0, &UserLicensesRequest { product, customer_account_code, credential }, now).await?;
+    let found = activation::user_licenses(
+        &deps(&state, &keys),
+        &client.0,
+        &UserLicensesRequest { product, customer_account_code, credential },
+        now,
+    )
+    .await?;
     let out: Vec<Value> = found
         .licenses
         .iter()
@@ -180,7 +225,9 @@ pub async fn get_user_licenses(state: web::Data<AppState>, client: LicenseClient
 pub async fn get_oauth_url(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
     match p.get("login_type") {
-        Some("client_credentials") | None => json_ok(&json!({"url": format!("{}{}", state.config.issuer, crate::oauth::discovery::TOKEN_PATH)})),
+        Some("client_credentials") | None => {
+            json_ok(&json!({"url": format!("{}{}", state.config.issuer, crate::oauth::discovery::TOKEN_PATH)}))
+        }
         Some(_) => Err(LicenseApiError::InvalidParams("login_type must be client_credentials".into())),
     }
 }

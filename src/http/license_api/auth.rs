@@ -16,9 +16,14 @@ use crate::state::AppState;
 pub struct LicenseClient(pub Caller);
 
 /// The single value of a header; absent or repeated headers are `missing_headers`.
-fn single_header<'a>(headers: &'a HeaderMap, name: &actix_web::http::header::HeaderName) -> Result<&'a str, LicenseApiError> {
+fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &actix_web::http::header::HeaderName,
+) -> Result<&'a str, LicenseApiError> {
     let mut values = headers.get_all(name);
-    let first = values.next().ok_or_else(|| LicenseApiError::MissingHeaders("Some headers are missing: Date and Authorization are required".into()))?;
+    let first = values.next().ok_or_else(|| {
+        LicenseApiError::MissingHeaders("Some headers are missing: Date and Authorization are required".into())
+    })?;
     if values.next().is_some() {
         return Err(LicenseApiError::MissingHeaders(format!("The {name} header must be sent exactly once")));
     }
@@ -45,7 +50,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         return bearer(state, token.trim()).await;
     }
     let date = single_header(headers, &DATE)?;
-    let auth = hmac_auth::parse_authorization(authorization).map_err(|AuthorizationParseError::MissingParams(p)| LicenseApiError::AuthorizationMissingParams(p))?;
+    let auth = hmac_auth::parse_authorization(authorization)
+        .map_err(|AuthorizationParseError::MissingParams(p)| LicenseApiError::AuthorizationMissingParams(p))?;
     if !auth.headers.trim().eq_ignore_ascii_case("date") {
         return Err(LicenseApiError::AuthorizationInvalidHeaders);
     }
@@ -55,7 +61,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     hmac_auth::check_date(date, state.now(), state.config.date_skew).map_err(|e| match e {
         DateError::Unparseable | DateError::OutOfWindow => LicenseApiError::DateHeaderDiff,
     })?;
-    let key = state.store.find_api_key(&auth.api_key).await?.filter(|k| !k.revoked).ok_or(LicenseApiError::InvalidApiKey)?;
+    let key =
+        state.store.find_api_key(&auth.api_key).await?.filter(|k| !k.revoked).ok_or(LicenseApiError::InvalidApiKey)?;
     if !hmac_auth::verify_signature(key.shared_key.expose(), date, &auth.signature) {
         return Err(LicenseApiError::SignatureMismatch);
     }
@@ -75,6 +82,11 @@ async fn bearer(state: &AppState, token: &str) -> Result<Caller, LicenseApiError
     if !claims.is_client_token() {
         return Err(LicenseApiError::OauthTokenMalformed);
     }
-    let product = state.store.find_client(&claims.client_id).await?.filter(|p| !p.disabled).ok_or(LicenseApiError::OauthTokenMalformed)?;
+    let product = state
+        .store
+        .find_client(&claims.client_id)
+        .await?
+        .filter(|p| !p.disabled)
+        .ok_or(LicenseApiError::OauthTokenMalformed)?;
     Ok(Caller { organization_id: product.organization_id.clone(), principal: product.client_id.to_string() })
 }

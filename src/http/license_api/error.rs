@@ -145,7 +145,9 @@ impl From<crate::http::BodyError> for LicenseApiError {
     fn from(e: crate::http::BodyError) -> Self {
         match e {
             crate::http::BodyError::TooLarge => LicenseApiError::PayloadTooLarge,
-            crate::http::BodyError::Broken => LicenseApiError::InvalidParams("the request body could not be read".into()),
+            crate::http::BodyError::Broken => {
+                LicenseApiError::InvalidParams("the request body could not be read".into())
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The LicenseSpring-compatible License API under `/api/v4` (SPEC §3). Every response, errors included, is compact
 //! JSON signed with the license signing key in the `LicenseSignature` header.
+mod activation;
 pub mod auth;
 pub mod error;
-mod activation;
 mod sso_url;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -30,7 +30,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, LicenseApiError> {
-    let known = ["/api/v4/sso_url", "/api/v4/activate_license", "/api/v4/check_license", "/api/v4/deactivate_license", "/api/v4/user_licenses", "/api/v4/oauth_url"];
+    let known = [
+        "/api/v4/sso_url",
+        "/api/v4/activate_license",
+        "/api/v4/check_license",
+        "/api/v4/deactivate_license",
+        "/api/v4/user_licenses",
+        "/api/v4/oauth_url",
+    ];
     if known.contains(&req.path()) {
         Err(LicenseApiError::MethodNotAllowed)
     } else {
@@ -45,7 +52,10 @@ pub fn json_ok<T: serde::Serialize>(value: &T) -> Result<HttpResponse, LicenseAp
 }
 
 /// Signs the final body bytes (SPEC §3.2): base64 RSASSA-PKCS1-v1_5/SHA-256 in `LicenseSignature`.
-async fn sign_response(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+async fn sign_response(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     // Handler and extractor errors arrive here already rendered as responses; an `Err` can only come from
     // middleware, and is passed on as is.

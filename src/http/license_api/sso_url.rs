@@ -10,7 +10,11 @@ use crate::oauth::discovery::{INTROSPECT_PATH, LOGOUT_PATH, TOKEN_PATH};
 use crate::params::Params;
 use crate::state::AppState;
 
-pub async fn get_sso_url(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {
+pub async fn get_sso_url(
+    state: web::Data<AppState>,
+    client: LicenseClient,
+    req: HttpRequest,
+) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
     let [product, account_code] = p.require(["product", "customer_account_code"])?;
     let request = SsoUrlRequest {
@@ -24,14 +28,16 @@ pub async fn get_sso_url(state: web::Data<AppState>, client: LicenseClient, req:
         login_hint: p.get("login_hint"),
     };
     let issuer = &state.config.issuer;
-    let url = sso_url::for_product(&state.store, issuer, &client.0.organization_id, product, &request).await.map_err(|e| match e {
-        SsoUrlError::UnknownProduct => LicenseApiError::UnknownProduct,
-        SsoUrlError::UnknownCustomerAccount => LicenseApiError::UnknownCustomerAccount,
-        SsoUrlError::InvalidResponseType => LicenseApiError::InvalidResponseType,
-        SsoUrlError::InvalidRedirectUri => LicenseApiError::InvalidRedirectUri,
-        SsoUrlError::InvalidParam(name, why) => LicenseApiError::InvalidParams(format!("{name}: {why}")),
-        SsoUrlError::Store(e) => e.into(),
-    })?;
+    let url = sso_url::for_product(&state.store, issuer, &client.0.organization_id, product, &request).await.map_err(
+        |e| match e {
+            SsoUrlError::UnknownProduct => LicenseApiError::UnknownProduct,
+            SsoUrlError::UnknownCustomerAccount => LicenseApiError::UnknownCustomerAccount,
+            SsoUrlError::InvalidResponseType => LicenseApiError::InvalidResponseType,
+            SsoUrlError::InvalidRedirectUri => LicenseApiError::InvalidRedirectUri,
+            SsoUrlError::InvalidParam(name, why) => LicenseApiError::InvalidParams(format!("{name}: {why}")),
+            SsoUrlError::Store(e) => e.into(),
+        },
+    )?;
     json_ok(&json!({
         "url": url,
         "openid_configuration": {

@@ -100,3 +100,39 @@ class TestSP:
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def form_fields(html_text: str, form_id: str = None) -> tuple:
+    """(action, {name: value}) of the first <form> (or the one with id=form_id) in a page: hidden inputs and
+    pre-filled values, HTML entities decoded. Enough for the IdP pages of this folder (no JavaScript needed)."""
+    import html as _html
+    import re
+    forms = re.findall(r"<form\b([^>]*)>(.*?)</form>", html_text, re.S | re.I)
+    for attrs, body in forms:
+        if form_id and f'id="{form_id}"' not in attrs:
+            continue
+        action = re.search(r'action="([^"]*)"', attrs)
+        fields = {}
+        for tag in re.findall(r"<input\b[^>]*>", body, re.I):
+            name = re.search(r'name="([^"]*)"', tag)
+            value = re.search(r'value="([^"]*)"', tag)
+            if name:
+                fields[_html.unescape(name.group(1))] = _html.unescape(value.group(1)) if value else ""
+        return (_html.unescape(action.group(1)) if action else ""), fields
+    raise ValueError(f"no form{' ' + form_id if form_id else ''} in the page")
+
+
+def saml_login(session, sso_url_with_request: str, email: str, password: str, action: str = "login") -> dict:
+    """Walks saml_idp.py's login as a plain HTTP client. Returns {"acs", "SAMLResponse", "RelayState"?} from the
+    auto-submit page (the caller is the SP: it would POST these fields to acs)."""
+    from urllib.parse import urljoin
+    page = session.get(sso_url_with_request, allow_redirects=False)
+    if page.status_code != 200:
+        raise RuntimeError(f"IdP refused the AuthnRequest: {page.status_code} {page.text[:300]}")
+    form_action, fields = form_fields(page.text, "login-form")
+    fields.update(login=email, password=password, action=action)
+    done = session.post(urljoin(page.url, form_action), data=fields, allow_redirects=False)
+    if done.status_code != 200 or 'id="saml-form"' not in done.text:
+        raise RuntimeError(f"IdP login failed: {done.status_code} {done.text[:300]}")
+    acs, post = form_fields(done.text, "saml-form")
+    return {"acs": acs, **post}

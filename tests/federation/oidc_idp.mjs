@@ -173,8 +173,9 @@ const provider = new Provider(issuer, {
       },
     };
   },
-  // A code is short-lived and single use (oidc-provider's defaults); ids/tokens live 10 minutes.
-  ttl: { IdToken: 600, AccessToken: 600 },
+  // A code is short-lived and single use (oidc-provider's defaults); the rest is fixed here so that
+  // oidc-provider does not print a notice for each default TTL function it calls.
+  ttl: { IdToken: 600, AccessToken: 600, Interaction: 600, Grant: 3600, Session: 3600 },
 });
 
 // ---- interaction (login) page -----------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ class Idp:
 
         ed = entity_descriptor(self.server.config)
         if cfg.get("want_authn_requests_signed"):
-            ed.idpsso_descriptor[0].want_authn_requests_signed = "true"
+            ed.idpsso_descriptor.want_authn_requests_signed = "true"
         self.metadata_xml = str(ed).encode()
 
     @staticmethod

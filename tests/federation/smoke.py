@@ -17,7 +17,9 @@ import json
 import os
 import secrets
 import select
+import shutil
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -49,7 +51,7 @@ def start(cmd, env: dict, what: str) -> dict:
     """Starts a helper and returns its one-line JSON ready message (10 s at most)."""
     proc = subprocess.Popen(cmd, cwd=HERE, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
     PROCS.append((what, proc))
-    ready, _, _ = select.select([proc.stdout], [], [], 15)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)  # generous: CI shares 2 cores
     line = proc.stdout.readline() if ready else ""
     if not line:
         raise RuntimeError(f"{what} did not print its ready line")
@@ -95,6 +97,15 @@ class JwksCache:
         jwk = self.keys[kid]
         n, e = int.from_bytes(b64u_decode(jwk["n"]), "big"), int.from_bytes(b64u_decode(jwk["e"]), "big")
         return rsa.RSAPublicNumbers(e, n).public_key()
+
+
+def private_jwk(kid: str) -> dict:
+    """An RSA private JWK (RFC 7518 6.3.2) for IDP_JWKS."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    n, p = key.private_numbers(), key.public_key().public_numbers()
+    enc = lambda i: base64.urlsafe_b64encode(i.to_bytes((i.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()  # noqa: E731
+    return {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": enc(p.n), "e": enc(p.e), "d": enc(n.d),
+            "p": enc(n.p), "q": enc(n.q), "dp": enc(n.dmp1), "dq": enc(n.dmq1), "qi": enc(n.iqmp)}
 
 
 def verify_id_token(token, jwks, issuer, client_id, nonce, skew=60):
@@ -215,6 +226,7 @@ def rp_login(issuer, client_id, client_secret=None, auth="basic", login=None, pa
     if verified is not True:
         raise Refused("email_unverified")
     return {"claims": claims, "userinfo": info, "email": email, "jwks_fetches": jwks.fetches,
+            "kid": json.loads(b64u_decode(tokens["id_token"].split(".")[0])).get("kid"),
             "second_redemption": s.post(meta["token_endpoint"], data=form, **kwargs).status_code}
 
 
@@ -248,10 +260,19 @@ def smoke_oidc():
 
     cfg_b = {"clients": [{"client_id": "keyway-public", "redirect_uris": [REDIRECT_URI]}], "accounts": [alice],
              "email_in_id_token": False}
-    b = start(["node", "oidc_idp.mjs"], {"IDP_PORT": "0", "IDP_CONFIG": json.dumps(cfg_b)}, "oidc_idp.mjs (B)")
-    res = rp_login(b["issuer"], "keyway-public", None, "none", alice["email"], alice["password"])
+    jwks_dir = tempfile.mkdtemp(prefix="keyway-smoke-jwks-")
+    jwks_file = os.path.join(jwks_dir, "jwks.json")
+    with open(jwks_file, "w", encoding="utf-8") as f:
+        json.dump({"keys": [private_jwk("smoke-kid-1")]}, f)
+    try:
+        b = start(["node", "oidc_idp.mjs"], {"IDP_PORT": "0", "IDP_CONFIG": json.dumps(cfg_b), "IDP_JWKS": jwks_file},
+                  "oidc_idp.mjs (B)")
+        res = rp_login(b["issuer"], "keyway-public", None, "none", alice["email"], alice["password"])
+    finally:
+        shutil.rmtree(jwks_dir, ignore_errors=True)
     check("oidc_idp B: public client + PKCE, e-mail only from userinfo",
           "email" not in res["claims"] and res["email"] == alice["email"], str(res["claims"]))
+    check("oidc_idp B: signs with the IDP_JWKS key", res["kid"] == "smoke-kid-1", res["kid"])
     # PKCE is required for the public client: an authorization request without code_challenge is refused.
     s = requests.Session()
     meta = s.get(b["issuer"] + "/.well-known/openid-configuration").json()
@@ -411,6 +432,40 @@ def smoke_saml():
             f"http://127.0.0.1:{info['port']}/key.pem").content)
         log = requests.get(f"http://127.0.0.1:{info['port']}/_log").json()
         check("saml_idp /_log never holds a password", "bob-pw-1" not in json.dumps(log) and len(log) > 5)
+
+        # the other settings: persistent NameID, an OID-named e-mail attribute, WantAuthnRequestsSigned in the
+        # metadata, no auto-submit script, SP metadata registered after start with POST /_sp_metadata
+        oid = "urn:oid:0.9.2342.19200300.100.1.3"
+        info2 = start([sys.executable, "saml_idp.py"], {"SAML_IDP_PORT": "0", "SAML_IDP_CONFIG": json.dumps({
+            "users": [user], "name_id_format": "persistent", "email_attribute": oid, "sign_response": False,
+            "want_authn_requests_signed": True, "auto_submit": False})}, "saml_idp.py (2)")
+        md2 = requests.get(info2["metadata_url"]).text
+        check("saml_idp (2) metadata says WantAuthnRequestsSigned", 'WantAuthnRequestsSigned="true"' in md2)
+        reg = requests.post(f"http://127.0.0.1:{info2['port']}/_sp_metadata", data=sp1.metadata_xml().encode())
+        check("saml_idp (2) POST /_sp_metadata", reg.status_code == 200 and sp1.entity_id in reg.text, reg.text)
+        sp1.set_idp_metadata(md2)
+        req_id, url = sp1.authn_request_url(info2["entity_id"])
+        s = requests.Session()
+        page = s.get(url)
+        action, fields = form_fields(page.text, "login-form")
+        fields.update(login=user["email"], password=user["password"], action="login")
+        done = s.post(urljoin(url, action), data=fields)
+        _, post = form_fields(done.text, "saml-form")
+        resp = sp1.parse_response(post["SAMLResponse"], {req_id: "/"})
+        xml = base64.b64decode(post["SAMLResponse"]).decode()
+        check("saml_idp (2) persistent NameID, e-mail in an OID attribute (NameFormat uri), no script",
+              resp.name_id.format.endswith(":persistent") and resp.name_id.text != user["email"]
+              and f'Name="{oid}"' in xml and "attrname-format:uri" in xml and "<script" not in done.text,
+              xml[:300])
+
+        info3 = start([sys.executable, "saml_idp.py"], {"SAML_IDP_PORT": "0", "SAML_IDP_CONFIG": json.dumps({
+            "users": [user], "sp_metadata_file": md_file, "email_attribute": None})}, "saml_idp.py (3)")
+        sp1.set_idp_metadata(requests.get(info3["metadata_url"]).text)
+        req_id, url = sp1.authn_request_url(info3["entity_id"])
+        got = saml_login(requests.Session(), url, user["email"], user["password"])
+        resp = sp1.parse_response(got["SAMLResponse"], {req_id: "/"})
+        check("saml_idp (3) email_attribute null: the NameID carries the e-mail, no e-mail attribute",
+              resp.name_id.text == user["email"] and "email" not in resp.ava, str(resp.ava))
     finally:
         md_server.shutdown()
         sp1.close()

@@ -14,6 +14,9 @@
 //             (oidc-provider's conformIdTokenClaims), the RP must call userinfo.
 //   amr:      ["pwd","mfa"]?  sent as the `amr` claim of the id_token.
 //   issuer_suffix: "/tenant-a"?  the issuer becomes http://127.0.0.1:PORT/tenant-a, every endpoint below it.
+//   sso_session: false (default) | true  false: every authorization request shows the login form, even in a browser
+//             that signed in before (deterministic tests); true: a signed-in browser goes straight back to the RP
+//             (single sign-on as at a real IdP).
 // IDP_JWKS: optional path of a JWKS file with private RSA key(s) to sign with; default: a fresh RSA-2048 key.
 //
 // Login (the interaction page, plain HTML, no JavaScript): GET {issuer}/interaction/{uid} shows one form
@@ -26,7 +29,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 // stdout carries only the ready line; anything a library logs goes to stderr.
 console.log = console.error;
@@ -53,6 +56,7 @@ const amr = Array.isArray(config.amr) && config.amr.length > 0 ? config.amr.map(
 let suffix = typeof config.issuer_suffix === 'string' ? config.issuer_suffix.trim() : '';
 if (suffix && !suffix.startsWith('/')) suffix = `/${suffix}`;
 suffix = suffix.replace(/\/+$/, '');
+const ssoSession = config.sso_session === true;
 const port = Number(process.env.IDP_PORT || 0);
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail('IDP_PORT must be a port number (0 = random)');
 
@@ -112,6 +116,17 @@ if (process.env.IDP_JWKS) {
   };
 }
 
+// Without SSO sessions the login prompt is requested on every authorization request until this very interaction
+// has produced a login result (the check runs again when the interaction resumes).
+const policy = interactionPolicy.base();
+if (!ssoSession) {
+  policy.get('login').checks.add(new interactionPolicy.Check(
+    'sso_session_off',
+    'this test IdP asks for credentials on every authorization request',
+    (ctx) => (ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT),
+  ));
+}
+
 // ---- the provider -----------------------------------------------------------------------------------------------
 // The issuer needs the port, known only after listen(): bind first, then build the provider.
 const server = http.createServer();
@@ -142,7 +157,7 @@ const provider = new Provider(issuer, {
     userinfo: { enabled: true },
   },
   // The RP does not choose the login page: every interaction comes to the form below.
-  interactions: { url: (ctx, interaction) => `${suffix}/interaction/${interaction.uid}` },
+  interactions: { policy, url: (ctx, interaction) => `${suffix}/interaction/${interaction.uid}` },
   // Automatic consent: whatever the client asked for is granted, so no consent prompt is ever needed.
   async loadExistingGrant(ctx) {
     const { client, session } = ctx.oidc;

@@ -143,7 +143,7 @@ def verify_id_token(token, jwks, issuer, client_id, nonce, skew=60):
 
 
 def rp_login(issuer, client_id, client_secret=None, auth="basic", login=None, password=None, cancel=False,
-             wrong_password_first=False, expect_iss_param=True):
+             wrong_password_first=False, expect_iss_param=True, session=None):
     """One authorization-code + PKCE S256 login, step by step (the Rust tests do the same with reqwest):
       1  GET {issuer}/.well-known/openid-configuration   -> 200 JSON, "issuer" must equal issuer
       2  GET authorization_endpoint?client_id&response_type=code&redirect_uri&scope=openid email profile
@@ -157,7 +157,8 @@ def rp_login(issuer, client_id, client_secret=None, auth="basic", login=None, pa
              (Basic header, or client_id+client_secret in the body, or client_id alone for a public client)
       7  verify id_token (JWKS), then GET userinfo_endpoint with Authorization: Bearer <access_token>
     The rogue server skips 3-5: its authorize answers 302 redirect_uri?code&state&iss at once."""
-    s = requests.Session()
+    s = session or requests.Session()  # a session = one browser (keeps the IdP's cookies)
+    forms_shown = 0
     try:
         disc = s.get(issuer + "/.well-known/openid-configuration")
         if disc.status_code != 200:
@@ -184,6 +185,7 @@ def rp_login(issuer, client_id, client_secret=None, auth="basic", login=None, pa
             url = urljoin(url, page.headers["Location"])
             continue
         action, fields = form_fields(page.text, "login-form")
+        forms_shown += 1
         if wrong_password_first:
             fields.update(login=login, password=password + "-wrong", action="login")
             again = s.post(urljoin(url, action), data=fields, allow_redirects=False)
@@ -225,7 +227,7 @@ def rp_login(issuer, client_id, client_secret=None, auth="basic", login=None, pa
         raise Refused("no_email")
     if verified is not True:
         raise Refused("email_unverified")
-    return {"claims": claims, "userinfo": info, "email": email, "jwks_fetches": jwks.fetches,
+    return {"claims": claims, "userinfo": info, "email": email, "jwks_fetches": jwks.fetches, "forms": forms_shown,
             "kid": json.loads(b64u_decode(tokens["id_token"].split(".")[0])).get("kid"),
             "second_redemption": s.post(meta["token_endpoint"], data=form, **kwargs).status_code}
 
@@ -245,8 +247,12 @@ def smoke_oidc():
     check("oidc_idp A: amr claim", c.get("amr") == ["pwd", "mfa"], str(c.get("amr")))
     check("oidc_idp A: userinfo", res["userinfo"].get("email") == alice["email"], str(res["userinfo"]))
     check("oidc_idp A: a code is single use", res["second_redemption"] == 400, str(res["second_redemption"]))
-    res = rp_login(a["issuer"], "keyway-a", "secret-a", "post", alice["email"], alice["password"])
+    browser = requests.Session()
+    res = rp_login(a["issuer"], "keyway-a", "secret-a", "post", alice["email"], alice["password"], session=browser)
     check("oidc_idp A: client_secret_post", res["claims"]["sub"] == "u-alice")
+    res = rp_login(a["issuer"], "keyway-a", "secret-a", "post", alice["email"], alice["password"], session=browser)
+    check("oidc_idp A (sso_session off): the same browser gets the login form again", res["forms"] == 1,
+          str(res["forms"]))
     try:
         rp_login(a["issuer"], "keyway-a", "secret-a", "basic", alice["email"], alice["password"], cancel=True)
         check("oidc_idp A: Cancel ends in error=access_denied", False, "no error")
@@ -259,7 +265,7 @@ def smoke_oidc():
         check("oidc_idp A: wrong client secret refused", str(exc) == "token_error", str(exc))
 
     cfg_b = {"clients": [{"client_id": "keyway-public", "redirect_uris": [REDIRECT_URI]}], "accounts": [alice],
-             "email_in_id_token": False}
+             "email_in_id_token": False, "sso_session": True}
     jwks_dir = tempfile.mkdtemp(prefix="keyway-smoke-jwks-")
     jwks_file = os.path.join(jwks_dir, "jwks.json")
     with open(jwks_file, "w", encoding="utf-8") as f:
@@ -267,7 +273,11 @@ def smoke_oidc():
     try:
         b = start(["node", "oidc_idp.mjs"], {"IDP_PORT": "0", "IDP_CONFIG": json.dumps(cfg_b), "IDP_JWKS": jwks_file},
                   "oidc_idp.mjs (B)")
-        res = rp_login(b["issuer"], "keyway-public", None, "none", alice["email"], alice["password"])
+        browser = requests.Session()
+        res = rp_login(b["issuer"], "keyway-public", None, "none", alice["email"], alice["password"], session=browser)
+        again = rp_login(b["issuer"], "keyway-public", None, "none", session=browser)
+        check("oidc_idp B (sso_session on): the same browser comes back without a form",
+              again["forms"] == 0 and again["claims"]["sub"] == "u-alice", str(again["forms"]))
     finally:
         shutil.rmtree(jwks_dir, ignore_errors=True)
     check("oidc_idp B: public client + PKCE, e-mail only from userinfo",

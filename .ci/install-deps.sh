@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the protocol and browser tests need on a Debian 12 machine (run as root):
 #   - Debian's chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)
-#   - the Python packages pinned in tests/sdk/requirements.txt
-#   - the npm packages locked in tests/sdk/package-lock.json (when that file exists)
+#   - Debian's xmlsec1 (/usr/bin/xmlsec1: the SAML test IdP signs with it, saml_forge.py re-signs and verifies)
+#   - the Python packages pinned in tests/sdk/requirements.txt, then those of tests/federation/requirements.txt
+#     (installed with --no-deps: see the comment at the top of that file)
+#   - the npm packages locked in tests/sdk/package-lock.json and tests/federation/package-lock.json (when present)
 # Idempotent, quiet on success (output of each step goes to a log that is printed only on failure),
 # and fast when everything is already there: each step first checks and skips.
 set -euo pipefail
@@ -10,6 +12,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SDK="$ROOT/tests/sdk"
 REQS="$SDK/requirements.txt"
+FED="$ROOT/tests/federation"
+FED_REQS="$FED/requirements.txt"
 PYTHON="${PYTHON:-python3}"
 LOG="$(mktemp -t keyway-install-deps.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT
@@ -31,22 +35,28 @@ run() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------------------
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# Each package is asked for only when the file it provides is missing.
+APT_PKGS=()
+[ -x /usr/bin/chromium ] || APT_PKGS+=(chromium fonts-liberation)
+[ -x /usr/bin/chromedriver ] || APT_PKGS+=(chromium-driver)
+[ -x /usr/bin/xmlsec1 ] || APT_PKGS+=(xmlsec1)
+if [ "${#APT_PKGS[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     run "apt-get update" $SUDO apt-get update -q
-    run "apt-get install" $SUDO apt-get install -y -q --no-install-recommends \
-        chromium chromium-driver fonts-liberation
+    run "apt-get install" $SUDO apt-get install -y -q --no-install-recommends "${APT_PKGS[@]}"
 fi
 
 # --- Python packages -------------------------------------------------------------------------------------
-if [ ! -f "$REQS" ]; then
-    echo "install-deps: $REQS is missing" >&2
-    exit 1
-fi
+for reqs in "$REQS" "$FED_REQS"; do
+    if [ ! -f "$reqs" ]; then
+        echo "install-deps: $reqs is missing" >&2
+        exit 1
+    fi
+done
 # Skip pip when every `name==version` pin is already installed at that version (no index round trip).
 # Any line that is not a plain pin makes the check fail, and pip then decides.
 pins_satisfied() {
-    "$PYTHON" - "$REQS" <<'PY'
+    "$PYTHON" - "$1" <<'PY'
 import re, sys
 from importlib import metadata
 ok = True
@@ -68,19 +78,27 @@ for raw in open(sys.argv[1], encoding="utf-8"):
 sys.exit(0 if ok else 1)
 PY
 }
-if ! pins_satisfied; then
+if ! pins_satisfied "$REQS"; then
     run "pip install" "$PYTHON" -m pip install --quiet --disable-pip-version-check \
         --root-user-action=ignore -r "$REQS"
+fi
+# After tests/sdk (they share pins); --no-deps because pysaml2 and licensespring declare disjoint pyOpenSSL ranges
+# (every transitive dependency is pinned in the file instead).
+if ! pins_satisfied "$FED_REQS"; then
+    run "pip install (federation)" "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+        --root-user-action=ignore --no-deps -r "$FED_REQS"
 fi
 
 # --- npm packages ----------------------------------------------------------------------------------------
 # `npm ci` always wipes node_modules, so it runs only when the lock file changed since the last install
 # (a stamp with the lock file's hash is kept inside node_modules).
-if [ -f "$SDK/package-lock.json" ]; then
-    LOCK_SUM="$(sha256sum "$SDK/package-lock.json" | cut -d' ' -f1)"
-    STAMP="$SDK/node_modules/.keyway-lock.sha256"
-    if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
-        run "npm ci" npm ci --prefix "$SDK" --no-audit --no-fund --loglevel=error
-        echo "$LOCK_SUM" >"$STAMP"
+for dir in "$SDK" "$FED"; do
+    if [ -f "$dir/package-lock.json" ]; then
+        LOCK_SUM="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+        STAMP="$dir/node_modules/.keyway-lock.sha256"
+        if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
+            run "npm ci ($dir)" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+            echo "$LOCK_SUM" >"$STAMP"
+        fi
     fi
-fi
+done

@@ -2,7 +2,7 @@
 # Installs what the protocol and browser tests need on a Debian 12 machine (run as root):
 #   - Debian's chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)
 #   - the Python packages pinned in tests/sdk/requirements.txt
-#   - the npm packages locked in tests/sdk/package-lock.json (when that file exists)
+#   - the npm packages locked in tests/sdk/package-lock.json and tests/browser/package-lock.json (axe-core)
 # Idempotent, quiet on success (output of each step goes to a log that is printed only on failure),
 # and fast when everything is already there: each step first checks and skips.
 set -euo pipefail
@@ -76,11 +76,16 @@ fi
 # --- npm packages ----------------------------------------------------------------------------------------
 # `npm ci` always wipes node_modules, so it runs only when the lock file changed since the last install
 # (a stamp with the lock file's hash is kept inside node_modules).
-if [ -f "$SDK/package-lock.json" ]; then
-    LOCK_SUM="$(sha256sum "$SDK/package-lock.json" | cut -d' ' -f1)"
-    STAMP="$SDK/node_modules/.keyway-lock.sha256"
-    if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
-        run "npm ci" npm ci --prefix "$SDK" --no-audit --no-fund --loglevel=error
-        echo "$LOCK_SUM" >"$STAMP"
+npm_ci_locked() {
+    local dir="$1"
+    [ -f "$dir/package-lock.json" ] || return 0
+    local sum stamp
+    sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    stamp="$dir/node_modules/.keyway-lock.sha256"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+        run "npm ci ($dir)" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        echo "$sum" >"$stamp"
     fi
-fi
+}
+npm_ci_locked "$SDK"
+npm_ci_locked "$ROOT/tests/browser"

@@ -10,3 +10,4 @@ mod license_api_auth;
 mod sso_url;
 mod oidc;
 mod ops;
+mod ui_a11y;

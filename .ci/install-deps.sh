@@ -4,7 +4,7 @@
 #   - Debian's xmlsec1 (/usr/bin/xmlsec1: the SAML test IdP signs with it, saml_forge.py re-signs and verifies)
 #   - the Python packages pinned in tests/sdk/requirements.txt, then those of tests/federation/requirements.txt
 #     (installed with --no-deps: see the comment at the top of that file)
-#   - the npm packages locked in tests/sdk/package-lock.json and tests/federation/package-lock.json (when present)
+#   - the npm packages locked in tests/sdk, tests/federation (oidc-provider) and tests/browser (axe-core)
 # Idempotent, quiet on success (output of each step goes to a log that is printed only on failure),
 # and fast when everything is already there: each step first checks and skips.
 set -euo pipefail
@@ -92,13 +92,17 @@ fi
 # --- npm packages ----------------------------------------------------------------------------------------
 # `npm ci` always wipes node_modules, so it runs only when the lock file changed since the last install
 # (a stamp with the lock file's hash is kept inside node_modules).
-for dir in "$SDK" "$FED"; do
-    if [ -f "$dir/package-lock.json" ]; then
-        LOCK_SUM="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-        STAMP="$dir/node_modules/.keyway-lock.sha256"
-        if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
-            run "npm ci ($dir)" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
-            echo "$LOCK_SUM" >"$STAMP"
-        fi
+npm_ci_locked() {
+    local dir="$1"
+    [ -f "$dir/package-lock.json" ] || return 0
+    local sum stamp
+    sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    stamp="$dir/node_modules/.keyway-lock.sha256"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+        run "npm ci ($dir)" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        echo "$sum" >"$stamp"
     fi
-done
+}
+npm_ci_locked "$SDK"
+npm_ci_locked "$FED"
+npm_ci_locked "$ROOT/tests/browser"

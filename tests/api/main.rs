@@ -10,3 +10,4 @@ mod license_api_auth;
 mod oidc;
 mod ops;
 mod sso_url;
+mod ui_a11y;

@@ -35,12 +35,14 @@ pub enum SsoProof<'a> {
     IdToken(&'a str),
 }
 
-/// Resolves the proof to a user of `account`. A code is redeemed exactly as at the token endpoint (single use,
-/// client, redirect_uri, PKCE); an id_token is verified and may be used once (its `jti` is recorded).
+/// Resolves the proof to a user of `account`. A code is redeemed as at the token endpoint (single use, client,
+/// redirect_uri, PKCE), except that an absent redirect_uri means the one it was issued for; an id_token is verified
+/// and may be used once (its `jti` is recorded).
 pub async fn identify(state: &AppState, product: &product::Model, account: &customer_account::Model, proof: SsoProof<'_>) -> Result<license_user::Model, ActivationError> {
     let (user_id, invalid) = match proof {
         SsoProof::Code { code, redirect_uri, code_verifier } => {
-            let r = grants::redeem_code(state, product, code, redirect_uri, code_verifier).await.map_err(|_| ActivationError::InvalidCode)?;
+            // An absent redirect_uri stands for the code's own (HMAC-authenticated request: licensespring-contract.md).
+            let r = grants::redeem_code(state, product, code, redirect_uri, grants::RedirectUriRule::IssuedIfAbsent, code_verifier).await.map_err(|_| ActivationError::InvalidCode)?;
             if r.account.id != account.id {
                 return Err(ActivationError::InvalidCode);
             }

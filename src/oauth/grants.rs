@@ -118,9 +118,31 @@ pub struct Redeemed {
     pub account: customer_account::Model,
 }
 
+/// What a redemption without `redirect_uri` means when the authorization request had one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectUriRule {
+    /// RFC 6749 §4.1.3 (the token endpoint): then it is required, and must be identical.
+    Required,
+    /// The License API (`activate_license`, `user_licenses`; licensespring-contract.md): the request is
+    /// HMAC-authenticated, so an absent `redirect_uri` stands for the one the code was issued for; a given one must
+    /// still be identical. PKCE is checked either way.
+    IssuedIfAbsent,
+}
+
+impl RedirectUriRule {
+    /// Whether a redemption with `given` is allowed for a code whose authorization request had `issued`.
+    pub fn accepts(self, issued: Option<&str>, given: Option<&str>) -> bool {
+        match (issued, given) {
+            (None, _) => true,
+            (Some(_), None) => self == RedirectUriRule::IssuedIfAbsent,
+            (Some(issued), Some(given)) => issued == given,
+        }
+    }
+}
+
 /// Redeems an authorization code for `client` (RFC 6749 §4.1.3 checks, RFC 7636 §4.6). Exactly one caller wins a
 /// code; a replay revokes everything issued from it. Shared by the token endpoint and SSO license activation.
-pub async fn redeem_code(state: &AppState, client: &product::Model, code: &str, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<Redeemed, TokenError> {
+pub async fn redeem_code(state: &AppState, client: &product::Model, code: &str, redirect_uri: Option<&str>, rule: RedirectUriRule, verifier: Option<&str>) -> Result<Redeemed, TokenError> {
     let now = state.now();
     let invalid = || TokenError::InvalidGrant("the authorization code is invalid, expired or was issued to another client".into());
     let record = state.store.find_code(&hash_token(code)).await?.ok_or_else(invalid)?;
@@ -132,10 +154,8 @@ pub async fn redeem_code(state: &AppState, client: &product::Model, code: &str, 
         state.store.revoke_grant(&record.id, now).await?;
         return Err(TokenError::InvalidGrant("the authorization code was already used".into()));
     }
-    if let Some(expected) = &record.redirect_uri {
-        if redirect_uri != Some(expected.as_str()) {
-            return Err(TokenError::InvalidGrant("redirect_uri does not match the authorization request".into()));
-        }
+    if !rule.accepts(record.redirect_uri.as_deref(), redirect_uri) {
+        return Err(TokenError::InvalidGrant("redirect_uri does not match the authorization request".into()));
     }
     match (&record.code_challenge, verifier) {
         (Some(challenge), Some(v)) => {
@@ -185,7 +205,7 @@ pub async fn exchange(state: &AppState, client: &product::Model, p: &Params) -> 
         Some(GRANT_AUTHORIZATION_CODE) => {
             allows(client, GRANT_AUTHORIZATION_CODE)?;
             let code = p.get("code").ok_or_else(|| TokenError::InvalidRequest("code is missing".into()))?;
-            let r = redeem_code(state, client, code, p.get("redirect_uri"), p.get("code_verifier")).await?;
+            let r = redeem_code(state, client, code, p.get("redirect_uri"), RedirectUriRule::Required, p.get("code_verifier")).await?;
             let scope = Scope::parse(&r.code.scope).map_err(|_| TokenError::Server)?;
             let sub = subject_of(&r.user, &r.account);
             mint_user_tokens(state, client, &sub, &scope, &r.code.id, r.code.session_id.as_deref(), r.code.auth_time, r.code.nonce.clone(), None).await
@@ -393,4 +413,30 @@ async fn token_exchange(state: &AppState, client: &product::Model, p: &Params) -
         scope: scope.as_string(),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
     })
+}
+
+#[cfg(test)]
+mod redirect_uri_rule_tests {
+    use super::RedirectUriRule::{IssuedIfAbsent, Required};
+
+    const CB: &str = "http://127.0.0.1:8765/callback";
+
+    #[test]
+    fn token_endpoint_requires_the_issued_redirect_uri() {
+        assert!(Required.accepts(Some(CB), Some(CB)));
+        assert!(!Required.accepts(Some(CB), None));
+        assert!(!Required.accepts(Some(CB), Some("http://127.0.0.1:8765/other")));
+        assert!(!Required.accepts(Some(CB), Some("http://127.0.0.1:8765/callback/")));
+        // The authorization request had none (RFC 6749 §4.1.3 then asks for none).
+        assert!(Required.accepts(None, None));
+    }
+
+    #[test]
+    fn license_api_takes_an_absent_redirect_uri_as_the_issued_one() {
+        assert!(IssuedIfAbsent.accepts(Some(CB), None));
+        assert!(IssuedIfAbsent.accepts(Some(CB), Some(CB)));
+        assert!(!IssuedIfAbsent.accepts(Some(CB), Some("http://127.0.0.1:8765/other")));
+        assert!(!IssuedIfAbsent.accepts(Some(CB), Some("")));
+        assert!(IssuedIfAbsent.accepts(None, None));
+    }
 }

@@ -225,11 +225,22 @@ pub async fn post_deactivate_license(state: web::Data<AppState>, client: License
 
 pub async fn get_user_licenses(state: web::Data<AppState>, client: LicenseClient, req: HttpRequest) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
-    let f = Fields::from_query(&p, &["product", "customer_account_code", "code", "id_token", "redirect_uri", "code_verifier"]);
-    let [product_code, account_code]: [String; 2] = f.require(&["product", "customer_account_code"])?.try_into().map_err(|_| LicenseApiError::Internal)?;
-    let product = product_of(&state, &client, &product_code).await?;
-    let account = account_of(&state, &client, &account_code).await?;
-    let user = sso_user(&state, &f, &product, &account).await?;
+    let f = Fields::from_query(&p, &["product", "customer_account_code", "code", "id_token", "redirect_uri", "code_verifier", "username", "password"]);
+    let sso = f.str("code")?.is_some() || f.str("id_token")?.is_some();
+    let (product, account, user) = if let (false, Some(username), Some(password)) = (sso, f.str("username")?, f.str("password")?) {
+        // Python SDK 3.x before 3.12 can only ask with the user's credentials (`get_user_licenses(LicenseID.from_user(…))`).
+        let [product_code]: [String; 1] = f.require(&["product"])?.try_into().map_err(|_| LicenseApiError::Internal)?;
+        let product = product_of(&state, &client, &product_code).await?;
+        let user = password_user(&state, &client, &username, &password).await?;
+        let account = state.store.find_customer_account(&user.customer_account_id).await?.ok_or(LicenseApiError::LicenseNotFound)?;
+        (product, account, user)
+    } else {
+        let [product_code, account_code]: [String; 2] = f.require(&["product", "customer_account_code"])?.try_into().map_err(|_| LicenseApiError::Internal)?;
+        let product = product_of(&state, &client, &product_code).await?;
+        let account = account_of(&state, &client, &account_code).await?;
+        let user = sso_user(&state, &f, &product, &account).await?;
+        (product, account, user)
+    };
     let now = state.now();
     let mut out = Vec::new();
     for l in state.store.licenses_for_user(&product.id, &user).await? {

@@ -7,6 +7,7 @@ mod backend_sso;
 mod external;
 mod helpers;
 mod license_api_auth;
+mod sdk_matrix;
 mod sso_url;
 mod oidc;
 mod ops;

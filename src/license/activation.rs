@@ -41,7 +41,7 @@ pub enum SsoProof<'a> {
 pub async fn identify(state: &AppState, product: &product::Model, account: &customer_account::Model, proof: SsoProof<'_>) -> Result<license_user::Model, ActivationError> {
     let (user_id, invalid) = match proof {
         SsoProof::Code { code, redirect_uri, code_verifier } => {
-            // An absent redirect_uri stands for the code's own (HMAC-authenticated request: licensespring-contract.md).
+            // An absent redirect_uri stands for the code's own (HMAC-authenticated request: docs/SDK-FIELDS.md).
             let r = grants::redeem_code(state, product, code, redirect_uri, grants::RedirectUriRule::IssuedIfAbsent, code_verifier).await.map_err(|_| ActivationError::InvalidCode)?;
             if r.account.id != account.id {
                 return Err(ActivationError::InvalidCode);

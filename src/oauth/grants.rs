@@ -123,7 +123,7 @@ pub struct Redeemed {
 pub enum RedirectUriRule {
     /// RFC 6749 §4.1.3 (the token endpoint): then it is required, and must be identical.
     Required,
-    /// The License API (`activate_license`, `user_licenses`; licensespring-contract.md): the request is
+    /// The License API (`activate_license`, `user_licenses`; docs/SDK-FIELDS.md): the request is
     /// HMAC-authenticated, so an absent `redirect_uri` stands for the one the code was issued for; a given one must
     /// still be identical. PKCE is checked either way.
     IssuedIfAbsent,

@@ -228,7 +228,7 @@ pub async fn get_user_licenses(state: web::Data<AppState>, client: LicenseClient
     let f = Fields::from_query(&p, &["product", "customer_account_code", "code", "id_token", "redirect_uri", "code_verifier", "username", "password"]);
     let sso = f.str("code")?.is_some() || f.str("id_token")?.is_some();
     let (product, account, user) = if let (false, Some(username), Some(password)) = (sso, f.str("username")?, f.str("password")?) {
-        // Python SDK 3.x before 3.12 can only ask with the user's credentials (`get_user_licenses(LicenseID.from_user(…))`).
+        // Python SDK 3.5.0 and 3.8.0 can only ask with the user's credentials (`get_user_licenses(LicenseID.from_user(…))`).
         let [product_code]: [String; 1] = f.require(&["product"])?.try_into().map_err(|_| LicenseApiError::Internal)?;
         let product = product_of(&state, &client, &product_code).await?;
         let user = password_user(&state, &client, &username, &password).await?;

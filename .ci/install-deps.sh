@@ -4,6 +4,8 @@
 #   - Debian's xmlsec1 (/usr/bin/xmlsec1: the SAML test IdP signs with it, saml_forge.py re-signs and verifies)
 #   - the Python packages pinned in tests/sdk/requirements.txt, then those of tests/federation/requirements.txt
 #     (installed with --no-deps: see the comment at the top of that file)
+#   - one virtual environment per Python SDK version in the test matrix: tests/sdk/.venvs/<version>, with the
+#     packages pinned in tests/sdk/python-sdk-versions/<version>.txt
 #   - the npm packages locked in tests/sdk, tests/federation (oidc-provider) and tests/browser (axe-core)
 # Idempotent, quiet on success (output of each step goes to a log that is printed only on failure),
 # and fast when everything is already there: each step first checks and skips.
@@ -55,8 +57,9 @@ for reqs in "$REQS" "$FED_REQS"; do
 done
 # Skip pip when every `name==version` pin is already installed at that version (no index round trip).
 # Any line that is not a plain pin makes the check fail, and pip then decides.
+# pins_satisfied PYTHON REQUIREMENTS_FILE
 pins_satisfied() {
-    "$PYTHON" - "$1" <<'PY'
+    "$1" - "$2" <<'PY'
 import re, sys
 from importlib import metadata
 ok = True
@@ -78,16 +81,35 @@ for raw in open(sys.argv[1], encoding="utf-8"):
 sys.exit(0 if ok else 1)
 PY
 }
-if ! pins_satisfied "$REQS"; then
+if ! pins_satisfied "$PYTHON" "$REQS"; then
     run "pip install" "$PYTHON" -m pip install --quiet --disable-pip-version-check \
         --root-user-action=ignore -r "$REQS"
 fi
 # After tests/sdk (they share pins); --no-deps because pysaml2 and licensespring declare disjoint pyOpenSSL ranges
 # (every transitive dependency is pinned in the file instead).
-if ! pins_satisfied "$FED_REQS"; then
+if ! pins_satisfied "$PYTHON" "$FED_REQS"; then
     run "pip install (federation)" "$PYTHON" -m pip install --quiet --disable-pip-version-check \
         --root-user-action=ignore --no-deps -r "$FED_REQS"
 fi
+
+# --- Python SDK version matrix ---------------------------------------------------------------------------
+# Each SDK version gets its own venv (they pin different dependencies). A venv whose pins are all installed is kept;
+# otherwise it is made afresh (--clear), so no package of an earlier pin set lingers.
+for pins in "$SDK"/python-sdk-versions/*.txt; do
+    [ -e "$pins" ] || continue
+    version="$(basename "$pins" .txt)"
+    venv="$SDK/.venvs/$version"
+    if [ -x "$venv/bin/python" ] && pins_satisfied "$venv/bin/python" "$pins"; then
+        continue
+    fi
+    run "venv for licensespring $version" "$PYTHON" -m venv --clear "$venv"
+    run "pip install (licensespring $version)" "$venv/bin/python" -m pip install --quiet \
+        --disable-pip-version-check --root-user-action=ignore -r "$pins"
+    if ! pins_satisfied "$venv/bin/python" "$pins"; then
+        echo "install-deps: $venv does not have the versions pinned in $pins after pip install" >&2
+        exit 1
+    fi
+done
 
 # --- npm packages ----------------------------------------------------------------------------------------
 # `npm ci` always wipes node_modules, so it runs only when the lock file changed since the last install

@@ -493,11 +493,19 @@ pub async fn deactivate(
     }
 }
 
+/// Who asks for their licenses: the SSO user of a customer account, or (Python SDK 3.5 and 3.8, which cannot send a
+/// code there) a user by username and password.
+#[derive(Debug)]
+pub enum UserProof {
+    Sso { customer_account_code: String, credential: SsoCredential },
+    Password { username: String, password: Secret },
+}
+
 #[derive(Debug)]
 pub struct UserLicensesRequest {
     pub product: String,
-    pub customer_account_code: String,
-    pub credential: SsoCredential,
+    pub proof: UserProof,
+    pub client_ip: Option<String>,
 }
 
 pub struct UserLicenses {
@@ -515,8 +523,22 @@ pub async fn user_licenses(
     now: i64,
 ) -> Result<UserLicenses, ActivationError> {
     let product = product(deps.store, caller, &req.product).await?;
-    let account = account(deps.store, caller, &req.customer_account_code).await?;
-    let user = sso_user(deps, &product, &account, &req.credential, now).await?;
+    let (account, user) = match &req.proof {
+        UserProof::Sso { customer_account_code, credential } => {
+            let account = account(deps.store, caller, customer_account_code).await?;
+            let user = sso_user(deps, &product, &account, credential, now).await?;
+            (account, user)
+        }
+        UserProof::Password { username, password } => {
+            let user = password_user(deps, caller, username, password, req.client_ip.as_deref(), now).await?;
+            let account = deps
+                .store
+                .find_customer_account(&user.customer_account_id)
+                .await?
+                .ok_or(ActivationError::LicenseNotFound)?;
+            (account, user)
+        }
+    };
     let licenses = deps.store.licenses_for_user(&product.id, &user).await?;
     Ok(UserLicenses { product, account, user, licenses })
 }

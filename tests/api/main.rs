@@ -9,5 +9,6 @@ mod helpers;
 mod license_api_auth;
 mod oidc;
 mod ops;
+mod sdk_matrix;
 mod sso_url;
 mod ui_a11y;

@@ -11,6 +11,7 @@ use crate::crypto::secrets::Secret;
 use crate::http::web::client_ip;
 use crate::license::activation::{
     self, ActivationRequest, DeviceQuery, LicenseDeps, LicenseSelector, Proof, SsoCredential, UserLicensesRequest,
+    UserProof,
 };
 use crate::license::response::{device_response, license_json, user_json};
 use crate::model::HardwareId;
@@ -192,22 +193,31 @@ pub async fn get_user_licenses(
     req: HttpRequest,
 ) -> Result<HttpResponse, LicenseApiError> {
     let p = Params::parse(req.query_string())?;
-    let f = Fields::from_query(
-        &p,
-        &["product", "customer_account_code", "code", "id_token", "redirect_uri", "code_verifier"],
-    );
-    let [product, customer_account_code] = f.require(["product", "customer_account_code"])?;
-    let credential =
-        f.sso_credential()?.ok_or_else(|| LicenseApiError::MissingParams(vec!["code".into(), "id_token".into()]))?;
+    let names = [
+        "product",
+        "customer_account_code",
+        "code",
+        "id_token",
+        "redirect_uri",
+        "code_verifier",
+        "username",
+        "password",
+    ];
+    let f = Fields::from_query(&p, &names);
+    let [product] = f.require(["product"])?;
+    let proof = match (f.sso_credential()?, f.str("username")?, f.str("password")?) {
+        (Some(credential), _, _) => {
+            let [customer_account_code] = f.require(["customer_account_code"])?;
+            UserProof::Sso { customer_account_code, credential }
+        }
+        // Python SDK 3.5 and 3.8 ask with the user's credentials (`get_user_licenses(LicenseID.from_user(…))`).
+        (None, Some(username), Some(password)) => UserProof::Password { username, password: Secret::new(password) },
+        (None, _, _) => return Err(LicenseApiError::MissingParams(vec!["code".into(), "id_token".into()])),
+    };
+    let request = UserLicensesRequest { product, proof, client_ip: client_ip(&req) };
     let keys = state.keys();
     let now = state.now();
-    let found = activation::user_licenses(
-        &deps(&state, &keys),
-        &client.0,
-        &UserLicensesRequest { product, customer_account_code, credential },
-        now,
-    )
-    .await?;
+    let found = activation::user_licenses(&deps(&state, &keys), &client.0, &request, now).await?;
     let out: Vec<Value> = found
         .licenses
         .iter()

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod encoding;
+pub mod federation;
 pub mod http;
 pub mod license;
 pub mod metrics;

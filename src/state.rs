@@ -28,6 +28,8 @@ pub struct AppState {
     /// The discovery document, serialised once (it only changes with the config).
     pub discovery_json: bytes::Bytes,
     pub metrics: crate::metrics::Metrics,
+    /// The HTTP client and discovery cache for customers' identity providers.
+    pub federation: crate::federation::Federation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,8 @@ impl AppState {
             clock,
             discovery_json,
             metrics: Default::default(),
+            federation: crate::federation::Federation::new()
+                .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?,
         })
     }
 

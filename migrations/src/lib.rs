@@ -5,13 +5,18 @@ use sea_orm_migration::sea_orm::Database;
 
 mod m20261123_000001_initial;
 mod m20261130_000001_auth_hardening;
+mod m20261201_000001_federation;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_initial::Migration), Box::new(m20261130_000001_auth_hardening::Migration)]
+        vec![
+            Box::new(m20261123_000001_initial::Migration),
+            Box::new(m20261130_000001_auth_hardening::Migration),
+            Box::new(m20261201_000001_federation::Migration),
+        ]
     }
 }
 

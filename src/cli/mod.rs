@@ -1,5 +1,6 @@
 //! The command line (SPEC §7): `serve` (default), `migrate`, `demo`, `keys …` and management commands.
 pub mod demo;
+pub mod idp;
 pub mod manage;
 
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// A customer account's identity provider (OpenID Connect or SAML 2.0).
+    #[command(subcommand)]
+    Idp(idp::IdpCmd),
     #[command(flatten)]
     Manage(manage::ManageCommand),
 }
@@ -108,6 +112,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys(KeysCommand::LicensePublic) => {
             say(LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().trim_end());
             Ok(())
+        }
+        Command::Idp(cmd) => {
+            let store = open_store(&config).await?;
+            idp::run(&store, &config, cmd, now).await
         }
         Command::Manage(cmd) => {
             let store = open_store(&config).await?;

@@ -2,21 +2,25 @@
 //! deactivated (frees its seat), CSRF-protected and audited. `GET /login` signs in to the portal directly; with
 //! `?org=<organization id>` (the vendor's portal link) the customer account code is looked up in that organization
 //! only.
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::login::{locked_message, sign_in, start_session, SignIn};
+use super::federation::redirect_to_idp;
+use super::login::{locked_message, realm_by_email, sign_in, start_session, SignIn};
 use super::web::{self as ui, client_ip, csrf, csrf_valid, error_page, page_with_csrf, unavailable, SESSION_COOKIE};
 use crate::audit::Actor;
 use crate::auth::password::{Realm, Surface};
+use crate::federation::ReturnTo;
 use crate::license::portal::{self, PortalError};
 use crate::model::{CustomerAccount, LicenseUser};
-use crate::oauth::session::{self, ActiveSession};
+use crate::oauth::session::{self, ActiveSession, Authentication};
 use crate::params::Params;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::ui::{AccountView, DeviceRow, LicenseRow, LoginView};
+use crate::ui::{AccountView, DeviceRow, IdpButton, LicenseRow, LoginView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/account", web::get().to(get_account))
@@ -47,7 +51,8 @@ pub async fn start_session_and_redirect(
     account: std::sync::Arc<CustomerAccount>,
     to: &str,
 ) -> HttpResponse {
-    match start_session(state, req, user, account, state.now()).await {
+    // A trusted backend vouched for the user: keyway cannot say how they authenticated (no `amr`).
+    match start_session(state, req, user, account, Authentication::default(), state.now()).await {
         Ok((_, c)) => {
             let mut res = see_other(to);
             let _ = res.add_cookie(&c);
@@ -135,48 +140,81 @@ async fn post_deactivate_device(
 /// The portal's own sign-in page: like the hosted login, with the customer account asked for.
 async fn get_login(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let org = Params::parse(req.query_string()).ok().and_then(|p| p.get("org").map(str::to_string));
-    portal_login_page(&state, &req, StatusCode::OK, None, "", "", org.as_deref())
+    portal_login_page(&state, &req, StatusCode::OK, &PortalForm { org: org.as_deref(), ..Default::default() })
+}
+
+/// What the portal sign-in page shows: an error, the values typed so far, the organization of the portal link,
+/// and the account whose IdP to offer.
+#[derive(Default)]
+pub struct PortalForm<'a> {
+    pub error: Option<&'a str>,
+    pub email: &'a str,
+    pub account_code: &'a str,
+    pub org: Option<&'a str>,
+    pub account: Option<&'a CustomerAccount>,
 }
 
 pub fn portal_login_page(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
-    error: Option<&str>,
-    email: &str,
-    account: &str,
-    org: Option<&str>,
+    form: &PortalForm<'_>,
 ) -> HttpResponse {
     let c = csrf(state, req);
     let t = ui::strings(req);
+    let idp = form.account.and_then(|a| a.federation.as_ref().map(|f| (a, f))).map(|(a, f)| IdpButton {
+        label: t.sign_in_with.replace("{name}", &f.display_name),
+        href: crate::encoding::with_query("/federation/start", &[("account", &a.id)]),
+    });
     let view = LoginView {
         t,
         csrf_token: &c.token,
         authz: "",
-        organization: org.unwrap_or(""),
+        organization: form.org.unwrap_or(""),
         product_name: t.account_title,
         account_name: None,
         ask_account: true,
-        account_value: account,
-        email_value: email,
-        error,
+        account_value: form.account_code,
+        email_value: form.email,
+        error: form.error,
+        idp,
+        password_form: form.account.is_none_or(|a| a.password_login()),
     };
     page_with_csrf(req, status, &view, c.new_cookie.clone())
 }
 
 /// `POST /login` without a pending authorization request: sign in to the portal. The account code is looked up in
 /// the organization of the portal link when it names one; otherwise in every organization, the e-mail address
-/// picking the account (codes are unique per organization only, so one vendor's codes never block another's).
+/// picking the account (codes are unique per organization only, so one vendor's codes never block another's). An
+/// account with an identity provider signs in there; with no account code, the e-mail's domain may name one
+/// (home-realm discovery).
 pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) -> HttpResponse {
     let t = ui::strings(req);
     let email = form.get("email").unwrap_or("");
     let account_code = form.get("customer_account_code").unwrap_or("");
     let org = form.get("organization");
+    let page = |status, error: Option<&str>, account: Option<&CustomerAccount>| {
+        portal_login_page(state, req, status, &PortalForm { error, email, account_code, org, account })
+    };
     if !csrf_valid(state, req, form.get("csrf_token")) {
-        return portal_login_page(state, req, StatusCode::BAD_REQUEST, Some(t.csrf_failed), email, account_code, org);
+        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed), None);
     }
     let now = state.now();
     let password = form.get("password").unwrap_or("");
+    let federated = match federated_account(state, account_code, email, org).await {
+        Ok(a) => a,
+        Err(e) => return unavailable(req, &e),
+    };
+    if let Some(account) = federated {
+        if password.is_empty() || !account.password_login() {
+            if !password.is_empty() {
+                // keyway's password form is refused for an IdP-only account; its IdP is offered instead.
+                let name = account.federation.as_ref().map(|f| f.display_name.as_str()).unwrap_or("");
+                return page(StatusCode::OK, Some(&t.use_idp.replace("{name}", name)), Some(&account));
+            }
+            return redirect_to_idp(state, req, &account, ReturnTo::Portal).await;
+        }
+    }
     let realm = Realm::AccountCode { code: account_code, organization_id: org };
     match sign_in(state, req, realm, email, password, Surface::Portal, now).await {
         Ok(SignIn::Done { cookies, .. }) => {
@@ -186,18 +224,32 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
             }
             res
         }
-        Ok(SignIn::Failed) => {
-            portal_login_page(state, req, StatusCode::OK, Some(t.login_failed), email, account_code, org)
-        }
-        Ok(SignIn::Locked { until }) => portal_login_page(
-            state,
-            req,
-            StatusCode::OK,
-            Some(&locked_message(req, until, now)),
-            email,
-            account_code,
-            org,
-        ),
+        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), None),
+        Ok(SignIn::Locked { until }) => page(StatusCode::OK, Some(&locked_message(req, until, now)), None),
         Err(e) => unavailable(req, &e),
     }
+}
+
+/// The account with an identity provider the portal form names: by its code (when exactly one account of the
+/// portal's organization, or of all, has it), or by the e-mail's domain when no code was typed.
+async fn federated_account(
+    state: &AppState,
+    code: &str,
+    email: &str,
+    org: Option<&str>,
+) -> Result<Option<Arc<CustomerAccount>>, StoreError> {
+    if code.is_empty() {
+        return realm_by_email(state, email, org).await;
+    }
+    let accounts: Vec<CustomerAccount> = state
+        .store
+        .find_customer_accounts_by_code(code)
+        .await?
+        .into_iter()
+        .filter(|a| org.is_none_or(|o| a.organization_id == o))
+        .collect();
+    Ok(match accounts.as_slice() {
+        [one] if one.federation.is_some() => Some(Arc::new(one.clone())),
+        _ => None,
+    })
 }

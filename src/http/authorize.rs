@@ -6,11 +6,13 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::web::{self as ui, csrf, error_page, html, page_with_csrf, render, unavailable, SESSION_COOKIE};
+use crate::federation::ReturnTo;
+use crate::model::CustomerAccount;
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
 use crate::oauth::response::{self, AuthResponse};
 use crate::oauth::session::{self, ActiveSession};
 use crate::state::AppState;
-use crate::ui::{FormPostView, LoginView, FORM_POST_SCRIPT};
+use crate::ui::{FormPostView, IdpButton, LoginView, FORM_POST_SCRIPT};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -57,7 +59,20 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
             "login_required",
             "the user is not signed in",
         )),
-        None => login_page(state, req, &areq, StatusCode::OK, None, areq.login_hint.as_deref().unwrap_or(""), ""),
+        // An account that signs in only through its IdP goes there at once: no keyway page in between.
+        None if areq.customer_account.as_ref().is_some_and(|a| !a.password_login()) => {
+            let account = areq.customer_account.clone();
+            match account {
+                Some(a) => {
+                    super::federation::redirect_to_idp(state, req, &a, ReturnTo::Authorize(areq.raw.clone())).await
+                }
+                None => redirect_unavailable(state, &areq, &crate::store::StoreError::NotFound("customer account")),
+            }
+        }
+        None => {
+            let form = LoginState { email: areq.login_hint.as_deref().unwrap_or(""), ..Default::default() };
+            login_page(state, req, &areq, StatusCode::OK, &form)
+        }
     }
 }
 
@@ -127,28 +142,44 @@ pub fn deliver(resp: &AuthResponse) -> HttpResponse {
     }
 }
 
+/// What the hosted login page shows besides the request: an error, the values typed so far, and the account they
+/// named when the request did not (for its "Sign in with <IdP>" button).
+#[derive(Default)]
+pub struct LoginState<'a> {
+    pub error: Option<&'a str>,
+    pub email: &'a str,
+    pub account_value: &'a str,
+    pub account: Option<&'a CustomerAccount>,
+}
+
 /// The hosted login page for a pending authorization request.
 pub fn login_page(
     state: &AppState,
     req: &HttpRequest,
     areq: &AuthorizeRequest,
     status: StatusCode,
-    error: Option<&str>,
-    email: &str,
-    account_value: &str,
+    form: &LoginState<'_>,
 ) -> HttpResponse {
     let c = csrf(state, req);
+    let t = ui::strings(req);
+    let account = areq.customer_account.as_deref().or(form.account);
+    let idp = account.and_then(|a| a.federation.as_ref()).map(|f| IdpButton {
+        label: t.sign_in_with.replace("{name}", &f.display_name),
+        href: crate::encoding::with_query("/federation/start", &[("authz", &areq.raw)]),
+    });
     let view = LoginView {
-        t: ui::strings(req),
+        t,
         csrf_token: &c.token,
         authz: &areq.raw,
         organization: "",
         product_name: &areq.client.name,
         account_name: areq.customer_account.as_ref().map(|a| a.name.as_str()),
         ask_account: areq.customer_account.is_none(),
-        account_value: areq.customer_account.as_ref().map(|a| a.code.as_str()).unwrap_or(account_value),
-        email_value: email,
-        error,
+        account_value: areq.customer_account.as_ref().map(|a| a.code.as_str()).unwrap_or(form.account_value),
+        email_value: form.email,
+        error: form.error,
+        idp,
+        password_form: account.is_none_or(|a| a.password_login()),
     };
     page_with_csrf(req, status, &view, c.new_cookie.clone())
 }

@@ -7,15 +7,17 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::authorize::{authorize_error, login_page, redirect_unavailable, respond};
+use super::authorize::{authorize_error, login_page, redirect_unavailable, respond, LoginState};
+use super::federation::redirect_to_idp;
 use super::web::{
     self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE,
 };
 use crate::auth::device;
 use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
+use crate::federation::ReturnTo;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::authorize;
-use crate::oauth::session::{self, ActiveSession};
+use crate::oauth::session::{self, ActiveSession, Authentication};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -40,21 +42,34 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
     };
     let email = form.get("email").unwrap_or("");
     let account_value = form.get("customer_account_code").unwrap_or("");
+    let page = |status, error: Option<&str>, account: Option<&CustomerAccount>| {
+        login_page(&state, &req, &areq, status, &LoginState { error, email, account_value, account })
+    };
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return login_page(&state, &req, &areq, StatusCode::BAD_REQUEST, Some(t.csrf_failed), email, account_value);
+        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed), None);
     }
     let now = state.now();
+    let org = areq.client.organization_id.clone();
     let account = match &areq.customer_account {
         Some(a) => Some(a.clone()),
-        None if !account_value.is_empty() => {
-            match state.store.find_customer_account_by_code(&areq.client.organization_id, account_value).await {
-                Ok(a) => a,
-                Err(e) => return redirect_unavailable(&state, &areq, &e),
-            }
-        }
-        None => None,
+        None if !account_value.is_empty() => match state.store.find_customer_account_by_code(&org, account_value).await
+        {
+            Ok(a) => a,
+            Err(e) => return redirect_unavailable(&state, &areq, &e),
+        },
+        // Home-realm discovery: no account named, but the e-mail's domain belongs to one with an IdP.
+        None => match realm_by_email(&state, email, Some(&org)).await {
+            Ok(Some(a)) => return redirect_to_idp(&state, &req, &a, ReturnTo::Authorize(raw_authz.to_string())).await,
+            Ok(None) => None,
+            Err(e) => return redirect_unavailable(&state, &areq, &e),
+        },
     };
     let password = form.get("password").unwrap_or("");
+    // An account that signs in through its IdP only: keyway's password form is refused, the IdP offered.
+    if let Some(a) = account.as_ref().filter(|a| !a.password_login()) {
+        let name = a.federation.as_ref().map(|f| f.display_name.as_str()).unwrap_or("");
+        return page(StatusCode::OK, Some(&t.use_idp.replace("{name}", name)), Some(a));
+    }
     let signed_in = match &account {
         Some(a) => sign_in(&state, &req, Realm::Account(a), email, password, Surface::HostedLogin, now).await,
         None => {
@@ -73,19 +88,27 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
             res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             res
         }
-        Ok(SignIn::Failed) => {
-            login_page(&state, &req, &areq, StatusCode::OK, Some(t.login_failed), email, account_value)
+        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), account.as_deref()),
+        Ok(SignIn::Locked { until }) => {
+            page(StatusCode::OK, Some(&locked_message(&req, until, now)), account.as_deref())
         }
-        Ok(SignIn::Locked { until }) => login_page(
-            &state,
-            &req,
-            &areq,
-            StatusCode::OK,
-            Some(&locked_message(&req, until, now)),
-            email,
-            account_value,
-        ),
         Err(e) => unavailable(&req, &e),
+    }
+}
+
+/// Home-realm discovery (SPEC §4.4): the one account with an IdP whose configured e-mail domains include the
+/// address's (within an organization when given). None when there is no such account, or more than one.
+pub async fn realm_by_email(
+    state: &AppState,
+    email: &str,
+    organization_id: Option<&str>,
+) -> Result<Option<Arc<CustomerAccount>>, StoreError> {
+    let Some(domain) = email.trim().rsplit_once('@').map(|(_, d)| d.to_lowercase()).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    match state.store.accounts_with_domain(&domain, organization_id).await?.as_slice() {
+        [one] => state.store.find_customer_account(one).await,
+        _ => Ok(None),
     }
 }
 
@@ -134,7 +157,7 @@ pub async fn sign_in(
         .find_customer_account(&user.customer_account_id)
         .await?
         .ok_or(StoreError::NotFound("customer account"))?;
-    let (session, session_cookie) = start_session(state, req, user, account, now).await?;
+    let (session, session_cookie) = start_session(state, req, user, account, Authentication::password(), now).await?;
     let device_cookie =
         cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
     Ok(SignIn::Done { session: Box::new(session), cookies: vec![session_cookie, device_cookie] })
@@ -147,11 +170,12 @@ pub async fn start_session(
     req: &HttpRequest,
     user: LicenseUser,
     account: Arc<CustomerAccount>,
+    how: Authentication,
     now: i64,
 ) -> Result<(ActiveSession, Cookie<'static>), StoreError> {
     let old = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
     let (value, session) =
-        session::create(&state.store, user, account, old.as_deref(), state.config.session_ttl, now).await?;
+        session::create(&state.store, user, account, how, old.as_deref(), state.config.session_ttl, now).await?;
     Ok((session, cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl))))
 }
 

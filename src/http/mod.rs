@@ -6,6 +6,7 @@ pub mod account;
 pub mod assets;
 pub mod authorize;
 pub mod backend_sso;
+pub mod federation;
 pub mod health;
 pub mod license_api;
 pub mod login;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut aw::ServiceConfig) {
         .configure(login::configure)
         .configure(account::configure)
         .configure(backend_sso::configure)
+        .configure(federation::configure)
         .configure(abc::configure)
         .configure(logout::configure)
         .configure(token::configure)

@@ -180,6 +180,7 @@ mod tests {
             name: "Demo Customer".into(),
             admin_user_id: None,
             created_at: 0,
+            federation: None,
         };
         (l, p, a)
     }

@@ -48,4 +48,13 @@ pub struct CustomerAccount {
     /// The user SendGrid-style SSO signs in (SPEC §6.2).
     pub admin_user_id: Option<String>,
     pub created_at: i64,
+    /// The account's upstream identity provider, if it has one (SPEC §4.4).
+    pub federation: Option<super::federation::FederationPolicy>,
+}
+
+impl CustomerAccount {
+    /// Whether keyway's own password form may sign this account's users in.
+    pub fn password_login(&self) -> bool {
+        self.federation.as_ref().is_none_or(|f| f.password_login)
+    }
 }

@@ -66,6 +66,12 @@ pub struct IdClaims {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_account_code: Option<String>,
+    /// OIDC Core §2: the authentication methods used (RFC 8176 values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// The upstream identity provider that authenticated the user (federation, SPEC §4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 /// The signed-in person a token is about.
@@ -90,13 +96,17 @@ impl Subject {
     }
 }
 
-/// How a user authenticated, for the claims: when, in which session, under which grant.
+/// How a user authenticated, for the claims: when, in which session, under which grant, by which methods.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthContext<'a> {
     pub auth_time: i64,
     pub sid: Option<&'a str>,
     /// The code or refresh family the tokens belong to (revocation); None for implicit responses.
     pub grant_id: Option<&'a str>,
+    /// RFC 8176 `amr` values (space-separated as stored); None or empty: not said.
+    pub amr: Option<&'a str>,
+    /// The upstream IdP of a federated sign-in.
+    pub idp: Option<&'a str>,
 }
 
 pub fn new_jti() -> String {
@@ -174,5 +184,10 @@ pub fn id_token(
         email_verified: scope.has("email").then_some(sub.email_verified),
         name: scope.has("profile").then(|| sub.name.clone()),
         customer_account_code: Some(sub.customer_account_code.clone()),
+        amr: ctx
+            .amr
+            .map(|a| a.split(' ').filter(|m| !m.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .filter(|v| !v.is_empty()),
+        idp: ctx.idp.map(str::to_string),
     }
 }

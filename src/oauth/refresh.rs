@@ -65,6 +65,12 @@ pub async fn refresh(
             _ => Err(invalid()),
         };
     }
-    let ctx = AuthContext { auth_time: old.auth_time, sid: old.session_id.as_deref(), grant_id: Some(&old.grant_id) };
+    let ctx = AuthContext {
+        auth_time: old.auth_time,
+        sid: old.session_id.as_deref(),
+        grant_id: Some(&old.grant_id),
+        amr: old.amr.as_deref(),
+        idp: old.idp.as_deref(),
+    };
     user_tokens(signer, client, &Subject::of(&user, &account), &granted, ctx, None, Some(new_token), now)
 }

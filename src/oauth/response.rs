@@ -81,13 +81,22 @@ pub async fn issue(
                     consumed_at: None,
                     revoked_at: None,
                     created_at: now,
+                    amr: session.how.amr_text(),
+                    idp: session.how.idp.clone(),
                 })
                 .await?;
             params.push(("code", code));
         }
         rt => {
             let sub = Subject::of(&session.user, &session.account);
-            let ctx = AuthContext { auth_time: session.auth_time, sid: Some(&session.sid), grant_id: None };
+            let amr = session.how.amr_text();
+            let ctx = AuthContext {
+                auth_time: session.auth_time,
+                sid: Some(&session.sid),
+                grant_id: None,
+                amr: amr.as_deref(),
+                idp: session.how.idp.as_deref(),
+            };
             let access = match rt {
                 ResponseType::IdToken => None,
                 _ => Some(signer.access_token(&claims::user_access(

@@ -13,6 +13,46 @@ pub struct ActiveSession {
     pub auth_time: i64,
     pub user: LicenseUser,
     pub account: Arc<CustomerAccount>,
+    pub how: Authentication,
+}
+
+/// How a session's user authenticated, for the `amr` and `idp` claims of its id_tokens (OIDC Core §2, RFC 8176).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authentication {
+    /// RFC 8176 method references: `pwd` for keyway's password, `fed` (plus the upstream's own) for federation;
+    /// empty where keyway does not know (a backend vouched for the user).
+    pub amr: Vec<String>,
+    /// The upstream issuer or SAML entity id of a federated sign-in.
+    pub idp: Option<String>,
+}
+
+impl Authentication {
+    pub fn password() -> Authentication {
+        Authentication { amr: vec!["pwd".into()], idp: None }
+    }
+
+    /// A federated sign-in: `fed` and the upstream's own methods (never keyway's `pwd`).
+    pub fn federated(idp: &str, upstream_amr: &[String]) -> Authentication {
+        let mut amr = vec!["fed".to_string()];
+        for m in upstream_amr {
+            if !amr.contains(m) {
+                amr.push(m.clone());
+            }
+        }
+        Authentication { amr, idp: Some(idp.to_string()) }
+    }
+
+    /// The stored form: space-separated (None when empty).
+    pub fn amr_text(&self) -> Option<String> {
+        (!self.amr.is_empty()).then(|| self.amr.join(" "))
+    }
+
+    pub fn from_stored(amr: Option<&str>, idp: Option<&str>) -> Authentication {
+        Authentication {
+            amr: amr.map(|a| a.split(' ').filter(|m| !m.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+            idp: idp.map(str::to_string),
+        }
+    }
 }
 
 /// The session a cookie value names, if it is current and its user still allowed in.
@@ -20,15 +60,18 @@ pub async fn load(store: &Store, cookie_value: &str, now: i64) -> Result<Option<
     let Some(s) = store.find_session(&hash_token(cookie_value), now).await? else { return Ok(None) };
     let Some(user) = store.find_user(&s.license_user_id).await?.filter(|u| !u.disabled) else { return Ok(None) };
     let Some(account) = store.find_customer_account(&s.customer_account_id).await? else { return Ok(None) };
-    Ok(Some(ActiveSession { sid: s.sid, auth_time: s.auth_time, user, account }))
+    let how = Authentication::from_stored(s.amr.as_deref(), s.idp.as_deref());
+    Ok(Some(ActiveSession { sid: s.sid, auth_time: s.auth_time, user, account, how }))
 }
 
 /// A new session for a user who has just authenticated; `replaces` is the browser's previous session cookie, which
 /// ends in the same transaction. Returns the new cookie value (shown to the browser only) and the session.
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     store: &Store,
     user: LicenseUser,
     account: Arc<CustomerAccount>,
+    how: Authentication,
     replaces: Option<&str>,
     ttl: i64,
     now: i64,
@@ -42,10 +85,12 @@ pub async fn create(
         auth_time: now,
         expires_at: now + ttl,
         created_at: now,
+        amr: how.amr_text(),
+        idp: how.idp.clone(),
     };
     let old = replaces.map(hash_token);
     store.insert_session(&record, old.as_deref()).await?;
-    Ok((cookie, ActiveSession { sid: record.sid, auth_time: now, user, account }))
+    Ok((cookie, ActiveSession { sid: record.sid, auth_time: now, user, account, how }))
 }
 
 pub async fn end(store: &Store, cookie_value: &str) -> Result<(), StoreError> {

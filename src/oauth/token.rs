@@ -122,6 +122,8 @@ fn refresh_record(client: &OAuthClient, code: &CodeRecord, token_hash: &str, now
         rotated_at: None,
         revoked_at: None,
         created_at: now,
+        amr: code.amr.clone(),
+        idp: code.idp.clone(),
     })
 }
 
@@ -142,8 +144,13 @@ async fn authorization_code(
     let r = code::redeem(store, client, &redemption, Some(&refresh_for), now).await?;
     let scope = Scope::parse(&r.code.scope).map_err(|e| StoreError::Corrupt(format!("code scope: {e}")))?;
     let refresh_token = issues_refresh(client, &r.code).then_some(refresh_token);
-    let ctx =
-        AuthContext { auth_time: r.code.auth_time, sid: r.code.session_id.as_deref(), grant_id: Some(&r.code.id) };
+    let ctx = AuthContext {
+        auth_time: r.code.auth_time,
+        sid: r.code.session_id.as_deref(),
+        grant_id: Some(&r.code.id),
+        amr: r.code.amr.as_deref(),
+        idp: r.code.idp.as_deref(),
+    };
     user_tokens(
         signer,
         client,

@@ -4,15 +4,27 @@ use std::sync::Arc;
 
 use super::db::{params, Row};
 use super::{new_id, Store, StoreError};
-use crate::model::CustomerAccount;
+use crate::model::{CustomerAccount, FederationPolicy, IdpKind};
 
-macro_rules! account_cols {
+/// An account with its IdP policy (`a` = customer_accounts, `p` = identity_providers, LEFT JOINed).
+macro_rules! account_select {
     () => {
-        "id, organization_id, code, name, admin_user_id, created_at"
+        "SELECT a.id, a.organization_id, a.code, a.name, a.admin_user_id, a.created_at, p.kind, p.display_name, \
+         p.password_login, p.just_in_time FROM customer_accounts a \
+         LEFT JOIN identity_providers p ON p.customer_account_id = a.id"
     };
 }
 
 fn account(r: &dyn Row) -> Result<CustomerAccount, StoreError> {
+    let federation = match r.opt_text(6)? {
+        None => None,
+        Some(kind) => Some(FederationPolicy {
+            kind: IdpKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity provider kind {kind}")))?,
+            display_name: r.text(7)?,
+            password_login: r.flag(8)?,
+            just_in_time: r.flag(9)?,
+        }),
+    };
     Ok(CustomerAccount {
         id: r.text(0)?,
         organization_id: r.text(1)?,
@@ -20,6 +32,7 @@ fn account(r: &dyn Row) -> Result<CustomerAccount, StoreError> {
         name: r.text(3)?,
         admin_user_id: r.opt_text(4)?,
         created_at: r.int(5)?,
+        federation,
     })
 }
 
@@ -47,6 +60,7 @@ impl Store {
             name: name.to_string(),
             admin_user_id: None,
             created_at: now,
+            federation: None,
         })
     }
 
@@ -57,8 +71,7 @@ impl Store {
         code: &str,
     ) -> Result<Option<Arc<CustomerAccount>>, StoreError> {
         let load = async {
-            let sql =
-                concat!("SELECT ", account_cols!(), " FROM customer_accounts WHERE organization_id = $1 AND code = $2");
+            let sql = concat!(account_select!(), " WHERE a.organization_id = $1 AND a.code = $2");
             Ok(self.db.fetch_optional(sql, params![organization_id, code], account).await?.map(Arc::new))
         };
         // Ids are UUIDs; the NUL keeps (organization, code) keys apart from them and from each other.
@@ -67,13 +80,7 @@ impl Store {
 
     /// Accounts with this code in any organization (codes are unique per organization only).
     pub async fn find_customer_accounts_by_code(&self, code: &str) -> Result<Vec<CustomerAccount>, StoreError> {
-        self.db
-            .fetch_all(
-                concat!("SELECT ", account_cols!(), " FROM customer_accounts WHERE code = $1 ORDER BY id"),
-                params![code],
-                account,
-            )
-            .await
+        self.db.fetch_all(concat!(account_select!(), " WHERE a.code = $1 ORDER BY a.id"), params![code], account).await
     }
 
     /// By id, through the account cache.
@@ -81,11 +88,7 @@ impl Store {
         let load = async {
             Ok(self
                 .db
-                .fetch_optional(
-                    concat!("SELECT ", account_cols!(), " FROM customer_accounts WHERE id = $1"),
-                    params![id],
-                    account,
-                )
+                .fetch_optional(concat!(account_select!(), " WHERE a.id = $1"), params![id], account)
                 .await?
                 .map(Arc::new))
         };
@@ -95,11 +98,7 @@ impl Store {
     pub async fn list_customer_accounts(&self, organization_id: &str) -> Result<Vec<CustomerAccount>, StoreError> {
         self.db
             .fetch_all(
-                concat!(
-                    "SELECT ",
-                    account_cols!(),
-                    " FROM customer_accounts WHERE organization_id = $1 ORDER BY created_at, id"
-                ),
+                concat!(account_select!(), " WHERE a.organization_id = $1 ORDER BY a.created_at, a.id"),
                 params![organization_id],
                 account,
             )

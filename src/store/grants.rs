@@ -25,21 +25,22 @@ pub struct CodeRecord {
     pub consumed_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// How the user authenticated (space-separated `amr` values) and the upstream IdP: for the id_token.
+    pub amr: Option<String>,
+    pub idp: Option<String>,
 }
 
 macro_rules! code_cols {
     () => {
         "id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce, code_challenge, \
-            auth_time, expires_at, \
-         consumed_at, revoked_at, created_at"
+         auth_time, expires_at, consumed_at, revoked_at, created_at, amr, idp"
     };
     (c) => {
         "c.id, c.code_hash, c.product_id, c.license_user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, \
-            c.code_challenge, \
-         c.auth_time, c.expires_at, c.consumed_at, c.revoked_at, c.created_at"
+         c.code_challenge, c.auth_time, c.expires_at, c.consumed_at, c.revoked_at, c.created_at, c.amr, c.idp"
     };
 }
-const CODE_COLUMNS: usize = 14;
+const CODE_COLUMNS: usize = 16;
 
 fn code(r: &dyn Row) -> Result<CodeRecord, StoreError> {
     Ok(CodeRecord {
@@ -57,6 +58,8 @@ fn code(r: &dyn Row) -> Result<CodeRecord, StoreError> {
         consumed_at: r.opt_int(11)?,
         revoked_at: r.opt_int(12)?,
         created_at: r.int(13)?,
+        amr: r.opt_text(14)?,
+        idp: r.opt_text(15)?,
     })
 }
 
@@ -75,6 +78,9 @@ pub struct RefreshRecord {
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// As on the code the grant started with: for the id_tokens of each refresh.
+    pub amr: Option<String>,
+    pub idp: Option<String>,
 }
 
 fn refresh(r: &dyn Row) -> Result<(RefreshRecord, bool), StoreError> {
@@ -91,14 +97,15 @@ fn refresh(r: &dyn Row) -> Result<(RefreshRecord, bool), StoreError> {
         rotated_at: r.opt_int(9)?,
         revoked_at: r.opt_int(10)?,
         created_at: r.int(11)?,
+        amr: r.opt_text(12)?,
+        idp: r.opt_text(13)?,
     };
-    Ok((rec, r.flag(12)?))
+    Ok((rec, r.flag(14)?))
 }
 
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, token_hash, grant_id, product_id, license_user_id, \
-    session_id, scope, auth_time, \
-                              expires_at, rotated_at, revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                                  $9, NULL, NULL, $10)";
+                              session_id, scope, auth_time, expires_at, rotated_at, revoked_at, created_at, amr, idp) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, $11, $12)";
 
 async fn insert_refresh(tx: &mut Tx, r: &RefreshRecord) -> Result<(), StoreError> {
     tx.execute(
@@ -113,7 +120,9 @@ async fn insert_refresh(tx: &mut Tx, r: &RefreshRecord) -> Result<(), StoreError
             &r.scope,
             r.auth_time,
             r.expires_at,
-            r.created_at
+            r.created_at,
+            &r.amr,
+            &r.idp
         ],
     )
     .await
@@ -154,10 +163,11 @@ impl Store {
     pub async fn insert_code(&self, c: &CodeRecord) -> Result<(), StoreError> {
         self.db
             .execute(
-                "INSERT INTO authorization_codes (id, code_hash, product_id, license_user_id, session_id, \
-                    redirect_uri, scope, nonce, \
-                 code_challenge, auth_time, expires_at, consumed_at, revoked_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                concat!(
+                    "INSERT INTO authorization_codes (",
+                    code_cols!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                ),
                 params![
                     &c.id,
                     &c.code_hash,
@@ -172,7 +182,9 @@ impl Store {
                     c.expires_at,
                     c.consumed_at,
                     c.revoked_at,
-                    c.created_at
+                    c.created_at,
+                    &c.amr,
+                    &c.idp
                 ],
             )
             .await
@@ -319,8 +331,8 @@ impl Store {
         self.db
             .fetch_optional(
                 "SELECT r.id, r.token_hash, r.grant_id, r.product_id, r.license_user_id, r.session_id, r.scope, \
-                    r.auth_time, r.expires_at, \
-                 r.rotated_at, r.revoked_at, r.created_at, (g.grant_id IS NOT NULL) FROM refresh_tokens r \
+                 r.auth_time, r.expires_at, r.rotated_at, r.revoked_at, r.created_at, r.amr, r.idp, \
+                 (g.grant_id IS NOT NULL) FROM refresh_tokens r \
                  LEFT JOIN revoked_grants g ON g.grant_id = r.grant_id WHERE r.token_hash = $1",
                 params![token_hash],
                 refresh,
@@ -379,24 +391,24 @@ impl Store {
     pub async fn sweep_expired(&self, now: i64) -> Result<u64, StoreError> {
         let grace = 3600;
         let mut n = 0;
-        for (sql, cutoff) in [
-            ("DELETE FROM authorization_codes WHERE id IN (SELECT id FROM authorization_codes WHERE expires_at < $1 \
-                LIMIT $2)", now - grace),
-            ("DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT \
-                $2)", now - grace),
-            ("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < $1 LIMIT \
-                $2)", now),
-            ("DELETE FROM used_id_tokens WHERE jti IN (SELECT jti FROM used_id_tokens WHERE expires_at < $1 LIMIT \
-                $2)", now),
-            ("DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT \
-                $2)", now),
-            ("DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE \
-                expires_at < $1 LIMIT $2)", now - grace),
-            ("DELETE FROM login_throttles WHERE key IN (SELECT key FROM login_throttles WHERE expires_at < $1 LIMIT \
-                $2)", now),
-        ] {
+        // (table, key column, cutoff)
+        let tables: [(&str, &str, i64); 9] = [
+            ("authorization_codes", "id", now - grace),
+            ("refresh_tokens", "id", now - grace),
+            ("revoked_tokens", "jti", now),
+            ("used_id_tokens", "jti", now),
+            ("sessions", "id_hash", now),
+            ("one_time_tokens", "token_hash", now - grace),
+            ("login_throttles", "key", now),
+            ("federation_requests", "id_hash", now),
+            ("used_assertions", "key", now),
+        ];
+        for (table, key, cutoff) in tables {
+            let sql = format!(
+                "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE expires_at < $1 LIMIT $2)"
+            );
             loop {
-                let done = self.db.execute(sql, params![cutoff, SWEEP_BATCH]).await?;
+                let done = self.db.execute(&sql, params![cutoff, SWEEP_BATCH]).await?;
                 n += done;
                 if done < SWEEP_BATCH as u64 {
                     break;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cache;
 pub mod clients;
 pub(crate) mod db;
+pub mod federation;
 pub mod grants;
 pub mod licenses;
 pub mod one_time;

@@ -12,6 +12,9 @@ pub struct SessionRecord {
     pub auth_time: i64,
     pub expires_at: i64,
     pub created_at: i64,
+    /// How the user authenticated (RFC 8176 `amr` values, space-separated), and the upstream IdP if federated.
+    pub amr: Option<String>,
+    pub idp: Option<String>,
 }
 
 fn session(r: &dyn Row) -> Result<SessionRecord, StoreError> {
@@ -23,6 +26,8 @@ fn session(r: &dyn Row) -> Result<SessionRecord, StoreError> {
         auth_time: r.int(4)?,
         expires_at: r.int(5)?,
         created_at: r.int(6)?,
+        amr: r.opt_text(7)?,
+        idp: r.opt_text(8)?,
     })
 }
 
@@ -31,8 +36,7 @@ impl Store {
     /// (a fresh id after every sign-in: no fixation).
     pub async fn insert_session(&self, s: &SessionRecord, replaces: Option<&str>) -> Result<(), StoreError> {
         let insert = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, \
-            expires_at, created_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
+                      expires_at, created_at, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         let p = params![
             &s.id_hash,
             &s.sid,
@@ -40,7 +44,9 @@ impl Store {
             &s.customer_account_id,
             s.auth_time,
             s.expires_at,
-            s.created_at
+            s.created_at,
+            &s.amr,
+            &s.idp
         ];
         match replaces {
             None => self.db.execute(insert, p).await.map(|_| ()),
@@ -56,9 +62,9 @@ impl Store {
     pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
         self.db
             .fetch_optional(
-                "SELECT id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at FROM \
-                    sessions \
-                 WHERE id_hash = $1 AND expires_at > $2",
+                "SELECT id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at, amr, \
+                    idp \
+                 FROM sessions WHERE id_hash = $1 AND expires_at > $2",
                 params![id_hash, now],
                 session,
             )

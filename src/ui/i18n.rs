@@ -32,6 +32,20 @@ pub struct Strings {
     pub not_found: &'static str,
     /// `{minutes}` is replaced with the minutes until the lock ends.
     pub locked: &'static str,
+    /// Federation (SPEC §4.4). `{name}` is the IdP's display name.
+    pub sign_in_with: &'static str,
+    pub or_password: &'static str,
+    pub use_idp: &'static str,
+    pub fed_no_idp: &'static str,
+    pub fed_expired: &'static str,
+    pub fed_misconfigured: &'static str,
+    pub fed_cancelled: &'static str,
+    pub fed_unavailable: &'static str,
+    pub fed_rejected: &'static str,
+    pub fed_no_email: &'static str,
+    pub fed_not_in_account: &'static str,
+    pub fed_disabled: &'static str,
+    pub enter_account_or_email: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -67,6 +81,23 @@ pub static EN: Strings = Strings {
     unavailable: "The service is temporarily unavailable. Please try again in a moment.",
     not_found: "This page does not exist.",
     locked: "Too many failed sign-in attempts. Please try again in {minutes} minutes.",
+    sign_in_with: "Sign in with {name}",
+    or_password: "or with your e-mail address and password",
+    use_idp: "Your organization signs in with {name}. Use the button above.",
+    fed_no_idp: "This customer account does not sign in through an identity provider.",
+    fed_expired: "This sign-in has expired or was already completed. Please return to the application and start again.",
+    fed_misconfigured: "Sign-in through your organization's identity provider is not set up correctly. Please contact \
+        your administrator.",
+    fed_cancelled: "The sign-in was cancelled at your organization's identity provider.",
+    fed_unavailable: "Your organization's identity provider cannot be reached right now. Please try again in a moment.",
+    fed_rejected: "The answer from your organization's identity provider could not be verified. Please return to the \
+        application and try again.",
+    fed_no_email: "Your organization's identity provider did not confirm your e-mail address, so keyway cannot tell \
+        who you are. Please contact your administrator.",
+    fed_not_in_account: "You signed in at your organization's identity provider, but you are not a user of this \
+        customer account. Please ask your administrator for access.",
+    fed_disabled: "Your user is disabled. Please contact your administrator.",
+    enter_account_or_email: "Enter your customer account, or the e-mail address your organization signs you in with.",
 };
 
 pub static DE: Strings = Strings {
@@ -102,6 +133,26 @@ pub static DE: Strings = Strings {
     unavailable: "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
     not_found: "Diese Seite gibt es nicht.",
     locked: "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in {minutes} Minuten erneut.",
+    sign_in_with: "Mit {name} anmelden",
+    or_password: "oder mit E-Mail-Adresse und Passwort",
+    use_idp: "Ihre Organisation meldet Sie über {name} an. Bitte verwenden Sie die Schaltfläche oben.",
+    fed_no_idp: "Dieses Kundenkonto meldet sich nicht über einen Identitätsanbieter an.",
+    fed_expired: "Diese Anmeldung ist abgelaufen oder wurde bereits abgeschlossen. Bitte kehren Sie zur Anwendung \
+        zurück und beginnen Sie erneut.",
+    fed_misconfigured: "Die Anmeldung über den Identitätsanbieter Ihrer Organisation ist nicht richtig eingerichtet. \
+        Bitte wenden Sie sich an Ihre Administration.",
+    fed_cancelled: "Die Anmeldung wurde beim Identitätsanbieter Ihrer Organisation abgebrochen.",
+    fed_unavailable: "Der Identitätsanbieter Ihrer Organisation ist gerade nicht erreichbar. Bitte versuchen Sie es \
+        gleich noch einmal.",
+    fed_rejected: "Die Antwort des Identitätsanbieters Ihrer Organisation konnte nicht geprüft werden. Bitte kehren \
+        Sie zur Anwendung zurück und versuchen Sie es erneut.",
+    fed_no_email: "Der Identitätsanbieter Ihrer Organisation hat Ihre E-Mail-Adresse nicht bestätigt, daher kann \
+        keyway Sie nicht zuordnen. Bitte wenden Sie sich an Ihre Administration.",
+    fed_not_in_account: "Sie haben sich beim Identitätsanbieter Ihrer Organisation angemeldet, sind aber kein \
+        Benutzer dieses Kundenkontos. Bitte bitten Sie Ihre Administration um Zugang.",
+    fed_disabled: "Ihr Benutzer ist deaktiviert. Bitte wenden Sie sich an Ihre Administration.",
+    enter_account_or_email: "Geben Sie Ihr Kundenkonto ein oder die E-Mail-Adresse, mit der Ihre Organisation Sie \
+        anmeldet.",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,6 +19,15 @@ pub struct LoginView<'a> {
     pub account_value: &'a str,
     pub email_value: &'a str,
     pub error: Option<&'a str>,
+    /// "Sign in with <IdP>" for an account with an identity provider (SPEC §4.4).
+    pub idp: Option<IdpButton>,
+    /// Whether keyway's own e-mail and password form is shown (not for an IdP-only account).
+    pub password_form: bool,
+}
+
+pub struct IdpButton {
+    pub label: String,
+    pub href: String,
 }
 
 #[derive(Template)]

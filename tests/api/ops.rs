@@ -45,6 +45,8 @@ async fn sweep_deletes_expired_rows_in_batches_and_keeps_live_ones(app: TestApp)
                 consumed_at: None,
                 revoked_at: None,
                 created_at: now,
+                amr: None,
+                idp: None,
             })
             .await
             .unwrap();

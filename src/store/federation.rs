@@ -1,0 +1,389 @@
+//! Customer-account federation (SPEC §4.4): each account's identity provider, the e-mail domains routed to it, the
+//! external identities linked to license users, pending upstream logins and used SAML assertion ids.
+use super::db::{params, Row};
+use super::users::{user, user_cols};
+use super::{new_id, Store, StoreError};
+use crate::crypto::secrets::Secret;
+use crate::model::federation::{OidcSettings, SamlSettings};
+use crate::model::{CustomerAccount, IdentityProvider, IdpKind, IdpSettings, LicenseUser};
+
+fn identity_provider(r: &dyn Row) -> Result<IdentityProvider, StoreError> {
+    let kind = r.text(1)?;
+    let raw = r.text(3)?;
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("identity provider settings: {e}"));
+    let settings = match IdpKind::parse(&kind) {
+        Some(IdpKind::Oidc) => IdpSettings::Oidc(serde_json::from_str::<OidcSettings>(&raw).map_err(corrupt)?),
+        Some(IdpKind::Saml) => IdpSettings::Saml(serde_json::from_str::<SamlSettings>(&raw).map_err(corrupt)?),
+        None => return Err(StoreError::Corrupt(format!("identity provider kind {kind}"))),
+    };
+    Ok(IdentityProvider {
+        customer_account_id: r.text(0)?,
+        display_name: r.text(2)?,
+        settings,
+        secret: r.opt_text(4)?.map(Secret),
+        sp_certificate: r.opt_text(5)?,
+        password_login: r.flag(6)?,
+        just_in_time: r.flag(7)?,
+        created_at: r.int(8)?,
+        updated_at: r.int(9)?,
+    })
+}
+
+/// A pending upstream login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationRequest {
+    pub id_hash: String,
+    pub customer_account_id: String,
+    pub kind: IdpKind,
+    pub browser_hash: String,
+    pub nonce: Option<String>,
+    pub code_verifier: Option<Secret>,
+    pub saml_request_id: Option<String>,
+    /// `authorize:<raw request>` or `portal`.
+    pub return_to: String,
+    pub status: String,
+    /// The verified upstream identity (JSON), between the SAML ACS and the browser's return.
+    pub result: Option<String>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+macro_rules! request_cols {
+    () => {
+        "id_hash, customer_account_id, kind, browser_hash, nonce, code_verifier, saml_request_id, return_to, status, \
+         result, expires_at, created_at"
+    };
+}
+
+fn federation_request(r: &dyn Row) -> Result<FederationRequest, StoreError> {
+    let kind = r.text(2)?;
+    Ok(FederationRequest {
+        id_hash: r.text(0)?,
+        customer_account_id: r.text(1)?,
+        kind: IdpKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("federation request kind {kind}")))?,
+        browser_hash: r.text(3)?,
+        nonce: r.opt_text(4)?,
+        code_verifier: r.opt_text(5)?.map(Secret),
+        saml_request_id: r.opt_text(6)?,
+        return_to: r.text(7)?,
+        status: r.text(8)?,
+        result: r.opt_text(9)?,
+        expires_at: r.int(10)?,
+        created_at: r.int(11)?,
+    })
+}
+
+/// The states of a pending upstream login; each step is one conditional UPDATE, so each happens once.
+pub mod status {
+    /// Sent to the IdP, waiting for its answer.
+    pub const PENDING: &str = "pending";
+    /// SAML: the ACS took the response and is verifying it.
+    pub const VERIFYING: &str = "verifying";
+    /// SAML: verified; the browser's return picks the result up.
+    pub const VERIFIED: &str = "verified";
+    pub const DONE: &str = "done";
+    pub const FAILED: &str = "failed";
+}
+
+/// Who the IdP says the person is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UpstreamIdentity {
+    /// OIDC issuer or SAML IdP entity id.
+    pub issuer: String,
+    /// `sub`, or the SAML NameID.
+    pub subject: String,
+    /// Only a verified address (or one the account accepts unverified) is here.
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// The upstream's own authentication methods (`amr`), when it says.
+    pub amr: Vec<String>,
+}
+
+/// How the user behind an upstream identity was found.
+#[derive(Debug)]
+pub enum FederatedUser {
+    /// Linked before (by issuer and subject).
+    Linked(LicenseUser),
+    /// Found by the verified e-mail; the identity is linked now.
+    LinkedByEmail(LicenseUser),
+    /// Created just in time, with the identity linked.
+    Created(LicenseUser),
+    /// No such user in the account, and just-in-time creation is off.
+    NotInAccount,
+}
+
+impl Store {
+    /// Sets (or replaces) the account's IdP.
+    pub async fn set_identity_provider(&self, idp: &IdentityProvider) -> Result<(), StoreError> {
+        let settings = match &idp.settings {
+            IdpSettings::Oidc(o) => serde_json::to_string(o),
+            IdpSettings::Saml(s) => serde_json::to_string(s),
+        }
+        .map_err(|e| StoreError::Db(format!("identity provider settings: {e}")))?;
+        self.db
+            .execute(
+                "INSERT INTO identity_providers (customer_account_id, kind, display_name, settings, secret, \
+                    sp_certificate, \
+                 password_login, just_in_time, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                     $10) \
+                 ON CONFLICT (customer_account_id) DO UPDATE SET kind = excluded.kind, \
+                 display_name = excluded.display_name, settings = excluded.settings, secret = excluded.secret, \
+                 sp_certificate = excluded.sp_certificate, password_login = excluded.password_login, \
+                 just_in_time = excluded.just_in_time, updated_at = excluded.updated_at",
+                params![
+                    &idp.customer_account_id,
+                    idp.kind().as_str(),
+                    &idp.display_name,
+                    &settings,
+                    idp.secret.as_ref().map(Secret::expose),
+                    &idp.sp_certificate,
+                    idp.password_login,
+                    idp.just_in_time,
+                    idp.created_at,
+                    idp.updated_at
+                ],
+            )
+            .await?;
+        self.accounts.clear();
+        Ok(())
+    }
+
+    pub async fn find_identity_provider(
+        &self,
+        customer_account_id: &str,
+    ) -> Result<Option<IdentityProvider>, StoreError> {
+        self.db
+            .fetch_optional(
+                "SELECT customer_account_id, kind, display_name, settings, secret, sp_certificate, password_login, \
+                 just_in_time, created_at, updated_at FROM identity_providers WHERE customer_account_id = $1",
+                params![customer_account_id],
+                identity_provider,
+            )
+            .await
+    }
+
+    /// Removes the account's IdP; false when it had none.
+    pub async fn remove_identity_provider(&self, customer_account_id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute("DELETE FROM identity_providers WHERE customer_account_id = $1", params![customer_account_id])
+            .await?;
+        self.accounts.clear();
+        Ok(n == 1)
+    }
+
+    pub async fn add_account_domain(&self, customer_account_id: &str, domain: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO account_domains (domain, customer_account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                params![domain, customer_account_id],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn remove_account_domain(&self, customer_account_id: &str, domain: &str) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute(
+                "DELETE FROM account_domains WHERE domain = $1 AND customer_account_id = $2",
+                params![domain, customer_account_id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn account_domains(&self, customer_account_id: &str) -> Result<Vec<String>, StoreError> {
+        self.db
+            .fetch_all(
+                "SELECT domain FROM account_domains WHERE customer_account_id = $1 ORDER BY domain",
+                params![customer_account_id],
+                |r| r.text(0),
+            )
+            .await
+    }
+
+    /// The ids of the accounts with an IdP that claim this e-mail domain (in one organization, or in all).
+    pub async fn accounts_with_domain(
+        &self,
+        domain: &str,
+        organization_id: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.db
+            .fetch_all(
+                "SELECT d.customer_account_id FROM account_domains d \
+                 JOIN identity_providers p ON p.customer_account_id = d.customer_account_id \
+                 JOIN customer_accounts a ON a.id = d.customer_account_id \
+                 WHERE d.domain = $1 AND ($2 IS NULL OR a.organization_id = $2) ORDER BY d.customer_account_id",
+                params![domain, organization_id],
+                |r| r.text(0),
+            )
+            .await
+    }
+
+    pub async fn insert_federation_request(&self, f: &FederationRequest) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                concat!(
+                    "INSERT INTO federation_requests (",
+                    request_cols!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ),
+                params![
+                    &f.id_hash,
+                    &f.customer_account_id,
+                    f.kind.as_str(),
+                    &f.browser_hash,
+                    &f.nonce,
+                    f.code_verifier.as_ref().map(Secret::expose),
+                    &f.saml_request_id,
+                    &f.return_to,
+                    &f.status,
+                    &f.result,
+                    f.expires_at,
+                    f.created_at
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Moves a pending login from one state to the next if it is in `from`, unexpired, and (when given) started by
+    /// this browser; exactly one caller gets it.
+    pub async fn advance_federation_request(
+        &self,
+        id_hash: &str,
+        from: &str,
+        to: &str,
+        browser_hash: Option<&str>,
+        now: i64,
+    ) -> Result<Option<FederationRequest>, StoreError> {
+        self.db
+            .fetch_optional(
+                concat!(
+                    "UPDATE federation_requests SET status = $1 WHERE id_hash = $2 AND status = $3 AND expires_at > $4 \
+                     AND ($5 IS NULL OR browser_hash = $5) RETURNING ",
+                    request_cols!()
+                ),
+                params![to, id_hash, from, now, browser_hash],
+                federation_request,
+            )
+            .await
+    }
+
+    /// Records the verified identity of a SAML response (`verifying` → `verified`).
+    pub async fn federation_request_verified(&self, id_hash: &str, result: &str) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute(
+                "UPDATE federation_requests SET status = $1, result = $2 WHERE id_hash = $3 AND status = $4",
+                params![status::VERIFIED, result, id_hash, status::VERIFYING],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn federation_request_failed(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.db
+            .execute("UPDATE federation_requests SET status = $1 WHERE id_hash = $2", params![status::FAILED, id_hash])
+            .await
+            .map(|_| ())
+    }
+
+    /// Records the one use of a SAML assertion (keyed by the hash of IdP and assertion id) until it expires. False
+    /// when it was used before: a replay.
+    pub async fn claim_assertion(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute(
+                "INSERT INTO used_assertions (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                params![key, expires_at],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The account's user behind an upstream identity, in one transaction: by the linked identity; else by the
+    /// (verified) e-mail, linking it; else, with `just_in_time`, a new user with the identity linked. Never a user
+    /// of another account, never a half-created one.
+    pub async fn federated_user(
+        &self,
+        account: &CustomerAccount,
+        who: &UpstreamIdentity,
+        just_in_time: bool,
+        now: i64,
+    ) -> Result<FederatedUser, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let linked = tx
+            .fetch_optional(
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM external_identities x JOIN license_users u ON u.id = x.license_user_id \
+                     WHERE x.customer_account_id = $1 AND x.issuer = $2 AND x.subject = $3 AND u.customer_account_id \
+                         = $1"
+                ),
+                params![&account.id, &who.issuer, &who.subject],
+                user,
+            )
+            .await?;
+        if let Some(u) = linked {
+            tx.execute(
+                "UPDATE external_identities SET last_login_at = $1 WHERE customer_account_id = $2 AND issuer = $3 \
+                 AND subject = $4",
+                params![now, &account.id, &who.issuer, &who.subject],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(FederatedUser::Linked(u));
+        }
+        let Some(email) = who.email.as_deref().map(str::to_lowercase) else { return Ok(FederatedUser::NotInAccount) };
+        let by_email = tx
+            .fetch_optional(
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM license_users u WHERE u.customer_account_id = $1 AND u.email = $2"
+                ),
+                params![&account.id, &email],
+                user,
+            )
+            .await?;
+        let (u, outcome): (LicenseUser, fn(LicenseUser) -> FederatedUser) = match by_email {
+            Some(u) => (u, FederatedUser::LinkedByEmail),
+            None if just_in_time => {
+                let id = new_id();
+                let name = who.name.clone().unwrap_or_default();
+                tx.execute(
+                    "INSERT INTO license_users (id, customer_account_id, email, name, password_hash, email_verified, \
+                     disabled, external_customer_no, created_at) VALUES ($1, $2, $3, $4, NULL, true, false, NULL, $5)",
+                    params![&id, &account.id, &email, &name, now],
+                )
+                .await
+                .map_err(|e| e.conflict_as("license user"))?;
+                let u = LicenseUser {
+                    id,
+                    customer_account_id: account.id.clone(),
+                    email,
+                    name,
+                    password_hash: None,
+                    email_verified: true,
+                    disabled: false,
+                    external_customer_no: None,
+                    created_at: now,
+                };
+                (u, FederatedUser::Created)
+            }
+            None => return Ok(FederatedUser::NotInAccount),
+        };
+        tx.execute(
+            "INSERT INTO external_identities (customer_account_id, issuer, subject, license_user_id, created_at, \
+             last_login_at) VALUES ($1, $2, $3, $4, $5, $5)",
+            params![&account.id, &who.issuer, &who.subject, &u.id, now],
+        )
+        .await
+        .map_err(|e| e.conflict_as("external identity"))?;
+        tx.commit().await?;
+        Ok(outcome(u))
+    }
+}

@@ -1,8 +1,11 @@
 # syntax=docker/dockerfile:1
-# keyway: multi-stage build. The binary embeds its templates and CSS, so the runtime image needs nothing else.
+# keyway: multi-stage build. The binary embeds its templates and CSS; at run time it needs only the shared libraries
+# of SAML signature verification (libxmlsec1-openssl pulls libxmlsec1, libxml2 and libssl).
 
 FROM rust:1-bookworm AS builder
 WORKDIR /src
+COPY scripts/build-deps.sh scripts/build-deps.sh
+RUN scripts/build-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
@@ -11,7 +14,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libxmlsec1-openssl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 keyway \
     && useradd --system --uid 10001 --gid keyway --home-dir /app --shell /usr/sbin/nologin keyway \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the protocol and browser tests need on a Debian 12 machine (run as root):
+#   - the libraries keyway's build links against (scripts/build-deps.sh: libxmlsec1-dev, libclang-dev, …)
 #   - Debian's chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)
 #   - Debian's xmlsec1 (/usr/bin/xmlsec1: the SAML test IdP signs with it, saml_forge.py re-signs and verifies)
 #   - the Python packages pinned in tests/sdk/requirements.txt, then those of tests/federation/requirements.txt
@@ -37,6 +38,7 @@ run() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------------------
+bash "$ROOT/scripts/build-deps.sh"
 # Each package is asked for only when the file it provides is missing.
 APT_PKGS=()
 [ -x /usr/bin/chromium ] || APT_PKGS+=(chromium fonts-liberation)

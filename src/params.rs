@@ -16,12 +16,17 @@ pub struct Params(HashMap<String, String>);
 
 impl Params {
     pub fn parse(raw: &str) -> Result<Params, ParamError> {
+        Self::parse_with_limit(raw, MAX_VALUE_LEN)
+    }
+
+    /// As [`Params::parse`] with another bound on each value (a SAMLResponse is tens of kilobytes).
+    pub fn parse_with_limit(raw: &str, max_value_len: usize) -> Result<Params, ParamError> {
         let mut map = HashMap::new();
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let k = decode(k).ok_or_else(|| ParamError("query parameters must be UTF-8".into()))?;
             let v = decode(v).ok_or_else(|| ParamError(format!("parameter {k} must be UTF-8")))?;
-            if v.len() > MAX_VALUE_LEN {
+            if v.len() > max_value_len {
                 return Err(ParamError(format!("parameter {k} is too long")));
             }
             if map.insert(k.clone(), v).is_some() {

@@ -180,8 +180,17 @@ pub fn verify_response(
         .decode(compact.as_bytes())
         .map_err(|_| FederationError::Rejected("SAMLResponse is not base64".into()))?;
     let xml = String::from_utf8(raw).map_err(|_| FederationError::Rejected("SAMLResponse is not UTF-8".into()))?;
-    let assertion_in_document =
-        structure_check(&xml).map_err(|e| FederationError::Rejected(format!("SAMLResponse structure: {e}")))?;
+    let doc = structure_check(&xml).map_err(|e| FederationError::Rejected(format!("SAMLResponse structure: {e}")))?;
+    // SAML Core §3.2.2: Destination, when present, MUST be checked (the Response itself is often unsigned, so
+    // samael's signed-assertion checks do not cover it).
+    if doc.destination.as_deref().is_some_and(|d| d != ep.acs_url) {
+        return Err(FederationError::Rejected("the Response is addressed to another Destination".into()));
+    }
+    // A non-Success top-level status carries no assertion: the IdP refused or the user cancelled (SAML Core §3.2.2.2).
+    if doc.status.as_deref().is_some_and(|s| s != STATUS_SUCCESS) {
+        return Err(FederationError::Cancelled);
+    }
+    let assertion_in_document = doc.assertion_id.ok_or_else(|| FederationError::Rejected("no Assertion".into()))?;
     let sp = service_provider(settings, ep, None)?;
     let assertion = sp.parse_xml_response(&xml, Some(&[request_id])).map_err(|e| match e {
         samael::service_provider::Error::ResponseBadStatusCode { .. } => FederationError::Cancelled,
@@ -228,10 +237,23 @@ pub fn verify_response(
     Ok(Verified { assertion_id: assertion.id, name_id: name_id.value.clone(), email, name, not_on_or_after })
 }
 
-/// No DOCTYPE (no entities reach libxml2), exactly one samlp:Response (the root) and exactly one saml:Assertion (no
-/// EncryptedAssertion), unique IDs: returns the Assertion's ID, which must be the one samael verified. samael
-/// verifies a wrapped document and uses only the signed part; this refuses the wrapping itself (XSW#1–#8).
-pub fn structure_check(xml: &str) -> Result<String, String> {
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// What the structure check learned about a SAMLResponse document.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Structure {
+    /// The one Assertion's ID (None for a Response without an assertion, e.g. a refusal).
+    pub assertion_id: Option<String>,
+    /// The Response's `Destination` attribute.
+    pub destination: Option<String>,
+    /// The top-level `samlp:Status/samlp:StatusCode/@Value`.
+    pub status: Option<String>,
+}
+
+/// No DOCTYPE (no entities reach libxml2), exactly one samlp:Response (the root), at most one saml:Assertion (no
+/// EncryptedAssertion), unique IDs. The Assertion's ID must be the one samael verified: samael verifies a wrapped
+/// document and uses only the signed part; this refuses the wrapping itself (XSW#1–#8).
+pub fn structure_check(xml: &str) -> Result<Structure, String> {
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
     const SAML: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
@@ -240,6 +262,19 @@ pub fn structure_check(xml: &str) -> Result<String, String> {
     let (mut depth, mut responses) = (0usize, 0usize);
     let mut ids = std::collections::HashSet::new();
     let mut assertion_ids = Vec::new();
+    let (mut destination, mut status) = (None, None);
+    // The path of (namespace is SAMLP, local name) from the root, to find Response/Status/StatusCode.
+    let mut path: Vec<(bool, Vec<u8>)> = Vec::new();
+    let attribute = |e: &quick_xml::events::BytesStart, name: &str| -> Result<Option<String>, String> {
+        e.try_get_attribute(name)
+            .map_err(|e| e.to_string())?
+            .map(|a| {
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map(|v| v.into_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .transpose()
+    };
     loop {
         let (ns, ev) = reader.read_resolved_event().map_err(|e| e.to_string())?;
         match ev {
@@ -251,8 +286,7 @@ pub fn structure_check(xml: &str) -> Result<String, String> {
                     _ => Vec::new(),
                 };
                 let local = e.local_name().as_ref().to_vec();
-                if let Some(a) = e.try_get_attribute("ID").map_err(|e| e.to_string())? {
-                    let id = String::from_utf8_lossy(&a.value).into_owned();
+                if let Some(id) = attribute(e, "ID")? {
                     if !ids.insert(id.clone()) {
                         return Err(format!("duplicate ID {id}"));
                     }
@@ -268,12 +302,22 @@ pub fn structure_check(xml: &str) -> Result<String, String> {
                     if depth != 0 {
                         return Err("a Response inside the Response".into());
                     }
+                    destination = attribute(e, "Destination")?;
+                }
+                let top_status =
+                    path.len() == 2 && path[0] == (true, b"Response".to_vec()) && path[1] == (true, b"Status".to_vec());
+                if top_status && ns == SAMLP && local == b"StatusCode" && status.is_none() {
+                    status = attribute(e, "Value")?;
                 }
                 if is_start {
                     depth += 1;
+                    path.push((ns == SAMLP, local));
                 }
             }
-            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                path.pop();
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -281,10 +325,15 @@ pub fn structure_check(xml: &str) -> Result<String, String> {
     if responses != 1 {
         return Err(format!("{responses} Response elements"));
     }
-    match assertion_ids.as_slice() {
-        [one] => Ok(one.clone()),
-        other => Err(format!("{} Assertion elements", other.len())),
+    let assertion_id = match assertion_ids.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        other => return Err(format!("{} Assertion elements", other.len())),
+    };
+    if assertion_id.is_none() && status.as_deref() == Some(STATUS_SUCCESS) {
+        return Err("a successful Response without an Assertion".into());
     }
+    Ok(Structure { assertion_id, destination, status })
 }
 
 /// A new SP key pair for signing AuthnRequests: an RSA-2048 key (PKCS#8 PEM) and a self-signed certificate for it,
@@ -325,4 +374,54 @@ pub fn inflate(b64: &str) -> Option<String> {
     let mut out = String::new();
     flate2::read::DeflateDecoder::new(raw.as_slice()).read_to_string(&mut out).ok()?;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str =
+        r#"xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion""#;
+
+    fn response(inner: &str) -> String {
+        format!(r#"<samlp:Response {P} ID="r1" Destination="https://kw/acs">{inner}</samlp:Response>"#)
+    }
+    const OK: &str =
+        r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#;
+
+    #[test]
+    fn reads_the_assertion_destination_and_status() {
+        let s = structure_check(&response(&format!(r#"{OK}<saml:Assertion ID="a1"/>"#))).unwrap();
+        assert_eq!(
+            s,
+            Structure {
+                assertion_id: Some("a1".into()),
+                destination: Some("https://kw/acs".into()),
+                status: Some(STATUS_SUCCESS.into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_refusal_has_no_assertion_and_its_top_level_status() {
+        let refusal = r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/></samlp:StatusCode></samlp:Status>"#;
+        let s = structure_check(&response(refusal)).unwrap();
+        assert_eq!(s.assertion_id, None);
+        assert_eq!(s.status.as_deref(), Some("urn:oasis:names:tc:SAML:2.0:status:Responder"));
+    }
+
+    #[test]
+    fn refuses_wrapping_doctype_duplicates_and_empty_success() {
+        let two = response(&format!(r#"{OK}<saml:Assertion ID="a1"/><saml:Assertion ID="a2"/>"#));
+        assert_eq!(structure_check(&two).unwrap_err(), "2 Assertion elements");
+        let dup = response(&format!(r#"{OK}<saml:Assertion ID="r1"/>"#));
+        assert_eq!(structure_check(&dup).unwrap_err(), "duplicate ID r1");
+        let nested = response(&format!(r#"{OK}<x><samlp:Response ID="r2"/></x>"#));
+        assert_eq!(structure_check(&nested).unwrap_err(), "a Response inside the Response");
+        let doctype = format!("<!DOCTYPE x []>{}", response(OK));
+        assert_eq!(structure_check(&doctype).unwrap_err(), "DOCTYPE is not allowed");
+        assert_eq!(structure_check(&response(OK)).unwrap_err(), "a successful Response without an Assertion");
+        let encrypted = response(&format!(r#"{OK}<saml:EncryptedAssertion/>"#));
+        assert_eq!(structure_check(&encrypted).unwrap_err(), "encrypted assertions are not supported");
+    }
 }

@@ -109,9 +109,14 @@ async fn post_saml_acs(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let form = match ui::form(&req, payload).await {
-        Ok(f) => f,
-        Err(page) => return page,
+    let body = match super::read_body(payload).await {
+        Ok(b) => b,
+        Err(e) => return error_page(&req, ui::status_of(&e), &e.to_string()),
+    };
+    let Some(form) =
+        std::str::from_utf8(&body).ok().and_then(|raw| Params::parse_with_limit(raw, super::MAX_BODY).ok())
+    else {
+        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in response could not be read.");
     };
     let (Some(response), Some(relay)) = (form.get("SAMLResponse"), form.get("RelayState")) else {
         // An IdP-initiated response has no RelayState of ours: refused (it answers no request of ours).

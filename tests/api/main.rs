@@ -5,6 +5,7 @@
 mod activation;
 mod backend_sso;
 mod external;
+mod federation;
 mod helpers;
 mod license_api_auth;
 mod oidc;

@@ -48,7 +48,7 @@ pub struct SetArgs {
     /// OpenID Connect: an issuer preset (google; microsoft with --tenant; okta with --domain).
     #[arg(long, value_enum, conflicts_with = "saml_metadata")]
     pub preset: Option<PresetName>,
-    /// The Microsoft Entra tenant (id or domain) for --preset microsoft.
+    /// The Microsoft Entra tenant id (a GUID) for --preset microsoft.
     #[arg(long)]
     pub tenant: Option<String>,
     /// The Okta domain (e.g. acme.okta.com) for --preset okta.
@@ -152,12 +152,9 @@ fn spec(a: &SetArgs) -> Result<(IdpSpec, Option<&'static str>), CliError> {
         (None, Some(p)) => {
             let preset = match p {
                 PresetName::Google => Preset::Google,
-                PresetName::Microsoft => Preset::Microsoft {
-                    tenant: a
-                        .tenant
-                        .clone()
-                        .ok_or_else(|| CliError::Usage("--preset microsoft needs --tenant".into()))?,
-                },
+                PresetName::Microsoft => Preset::microsoft(
+                    a.tenant.as_deref().ok_or_else(|| CliError::Usage("--preset microsoft needs --tenant".into()))?,
+                )?,
                 PresetName::Okta => Preset::Okta {
                     domain: a.domain.clone().ok_or_else(|| CliError::Usage("--preset okta needs --domain".into()))?,
                 },
@@ -230,6 +227,15 @@ pub async fn run(store: &Store, config: &Config, cmd: IdpCmd, now: i64) -> Resul
                 if let Err(e) = setup::check_discovery(&http, &idp).await {
                     eprintln!("warning: {e} (saved anyway: keyway checks again at every sign-in)");
                 }
+            }
+            if idp.just_in_time
+                && idp.upstream_id() == setup::Preset::Google.issuer()
+                && store.account_domains(&account.id).await?.is_empty()
+            {
+                eprintln!(
+                    "warning: with Google, just-in-time users are created only for Google Workspace accounts of the \
+                     account's domains (the hosted-domain claim); add them with `keyway idp domain add`"
+                );
             }
             let mut v = describe(&idp);
             v["register_at_the_idp"] = json!(match idp.kind() {

@@ -291,6 +291,7 @@ pub async fn saml_acs(
         email: v.email,
         name: v.name,
         amr: Vec::new(),
+        hosted_domain: None,
     };
     let result =
         serde_json::to_string(&who).map_err(|e| fail(FederationError::Store(StoreError::Db(e.to_string()))))?;
@@ -343,7 +344,9 @@ async fn finish_login(
     now: i64,
 ) -> Result<Completed, Failed> {
     let fail = |error: FederationError| Failed { error, return_to: Some(return_to.clone()) };
-    let found = store.federated_user(&account, &who, idp.just_in_time, now).await.map_err(|e| fail(e.into()))?;
+    let jit = idp.just_in_time
+        && may_create(idp, &who, &store.account_domains(&account.id).await.map_err(|e| fail(e.into()))?);
+    let found = store.federated_user(&account, &who, jit, now).await.map_err(|e| fail(e.into()))?;
     let (user, how_found) = match found {
         FederatedUser::Linked(u) => (u, "linked identity"),
         FederatedUser::LinkedByEmail(u) => (u, "e-mail, identity linked now"),
@@ -376,6 +379,20 @@ async fn finish_login(
     Ok(Completed { user, account, how, return_to })
 }
 
+/// Whether just-in-time creation may admit this person (the account has JIT on). JIT creates whoever the IdP vouches
+/// for, so it is bounded where the IdP vouches for more than the customer's people: Google's issuer serves every
+/// Google account in the world, so there only a Workspace user whose hosted domain (`hd`) is one of the account's
+/// domains is created; with the customer's own IdP, domains configured for the account bound the e-mail's domain.
+fn may_create(idp: &IdentityProvider, who: &UpstreamIdentity, domains: &[String]) -> bool {
+    let email_domain = who.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase());
+    let listed = |d: &Option<String>| d.as_ref().is_some_and(|d| domains.iter().any(|x| x == d));
+    if idp.upstream_id() == setup::Preset::Google.issuer() {
+        listed(&who.hosted_domain) && listed(&email_domain)
+    } else {
+        domains.is_empty() || listed(&email_domain)
+    }
+}
+
 async fn record(store: &Store, account_id: &str, action: &str, outcome: &str, now: i64) {
     let actor = Actor::anonymous();
     audit::record(
@@ -384,4 +401,55 @@ async fn record(store: &Store, account_id: &str, action: &str, outcome: &str, no
         now,
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::federation::OidcSettings;
+
+    fn idp(issuer: &str) -> IdentityProvider {
+        IdentityProvider {
+            customer_account_id: "a".into(),
+            display_name: "x".into(),
+            settings: IdpSettings::Oidc(OidcSettings {
+                issuer: issuer.into(),
+                client_id: "c".into(),
+                scopes: vec![],
+                email_claim: "email".into(),
+                allow_unverified_email: false,
+            }),
+            secret: None,
+            sp_certificate: None,
+            password_login: false,
+            just_in_time: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn who(email: &str, hd: Option<&str>) -> UpstreamIdentity {
+        UpstreamIdentity {
+            issuer: String::new(),
+            subject: "s".into(),
+            email: Some(email.into()),
+            name: None,
+            amr: vec![],
+            hosted_domain: hd.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn jit_is_bounded_by_the_accounts_domains_and_googles_hosted_domain() {
+        let own = idp("https://login.globex.example");
+        let domains = vec!["globex.example".to_string()];
+        assert!(may_create(&own, &who("a@anything.example", None), &[]), "the customer's own IdP, no domains");
+        assert!(may_create(&own, &who("a@Globex.Example", None), &domains));
+        assert!(!may_create(&own, &who("a@evil.example", None), &domains));
+        let google = idp("https://accounts.google.com");
+        assert!(!may_create(&google, &who("someone@gmail.com", None), &[]), "every Google account in the world");
+        assert!(!may_create(&google, &who("a@globex.example", None), &domains), "a consumer account on a work address");
+        assert!(may_create(&google, &who("a@globex.example", Some("globex.example")), &domains));
+        assert!(!may_create(&google, &who("a@evil.example", Some("evil.example")), &domains));
+    }
 }

@@ -238,7 +238,8 @@ pub async fn finish(
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
     let name = source.get("name").and_then(Value::as_str).map(str::to_string);
-    Ok(UpstreamIdentity { issuer: settings.issuer.clone(), subject, email, name, amr })
+    let hosted_domain = claims.get("hd").and_then(Value::as_str).map(str::to_ascii_lowercase);
+    Ok(UpstreamIdentity { issuer: settings.issuer.clone(), subject, email, name, amr, hosted_domain })
 }
 
 fn chrono_time(unix: i64) -> chrono::DateTime<chrono::Utc> {

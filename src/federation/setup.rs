@@ -10,7 +10,7 @@ use crate::store::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Preset {
     Google,
-    /// Microsoft Entra ID for one tenant (id or domain).
+    /// Microsoft Entra ID for one tenant, by its tenant id (see `Preset::microsoft`).
     Microsoft {
         tenant: String,
     },
@@ -21,6 +21,25 @@ pub enum Preset {
 }
 
 impl Preset {
+    /// Entra's id_tokens name the tenant by its id (`https://login.microsoftonline.com/<tenant id>/v2.0`), also when
+    /// discovery is asked under a tenant domain, and the multi-tenant endpoints (`common`, `organizations`,
+    /// `consumers`) name no single issuer; OpenID Connect Discovery §4.3 wants the configured issuer to be the one in
+    /// the metadata and the tokens. So the preset takes the tenant id, a GUID.
+    pub fn microsoft(tenant: &str) -> Result<Preset, FederationError> {
+        let t = tenant.trim().to_ascii_lowercase();
+        let groups: Vec<&str> = t.split('-').collect();
+        let is_guid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+        if is_guid {
+            Ok(Preset::Microsoft { tenant: t })
+        } else {
+            Err(invalid(format!(
+                "--tenant {tenant}: give the Entra tenant id (a GUID, shown as \"Tenant ID\" on the tenant's Overview \
+                 page), not a domain or a multi-tenant name: the tokens name the tenant by its id"
+            )))
+        }
+    }
+
     pub fn issuer(&self) -> String {
         match self {
             Preset::Google => "https://accounts.google.com".into(),
@@ -183,9 +202,12 @@ mod tests {
     fn presets_issuers_and_domains() {
         assert_eq!(Preset::Google.issuer(), "https://accounts.google.com");
         assert_eq!(
-            Preset::Microsoft { tenant: "contoso.onmicrosoft.com".into() }.issuer(),
-            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"
+            Preset::microsoft("72F988BF-86F1-41AF-91AB-2D7CD011DB47").unwrap().issuer(),
+            "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
         );
+        for not_a_tenant_id in ["contoso.onmicrosoft.com", "common", "organizations", "72f988bf-86f1-41af-91ab"] {
+            assert!(Preset::microsoft(not_a_tenant_id).is_err(), "{not_a_tenant_id}");
+        }
         assert_eq!(Preset::Okta { domain: "https://acme.okta.com/".into() }.issuer(), "https://acme.okta.com");
         assert!(check_issuer("https://idp.example").is_ok());
         assert!(check_issuer("http://127.0.0.1:9000/t").is_ok());

@@ -97,6 +97,9 @@ pub struct UpstreamIdentity {
     pub name: Option<String>,
     /// The upstream's own authentication methods (`amr`), when it says.
     pub amr: Vec<String>,
+    /// Google's `hd` claim: the Workspace domain of the account (absent for consumer accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_domain: Option<String>,
 }
 
 /// How the user behind an upstream identity was found.

@@ -343,8 +343,15 @@ async fn oidc_user_not_in_account_is_refused_unless_jit(app: TestApp) {
         app.state.store.find_user_by_email(&acct.id, "newcomer@example.com").await.unwrap().is_none(),
         "no half-created user"
     );
-    // Just in time: created in this account (and no other).
+    // Just in time, but the account's domains do not include the e-mail's: still refused, nobody created.
     set_oidc(&app, "demo-customer", &idp.str("issuer"), false, true).await;
+    app.state.store.add_account_domain(&acct.id, "globex.example").await.unwrap();
+    let (status, _) =
+        walk(&app.new_browser(), &code_url(&app, "demo-customer"), "newcomer@example.com", "login", None).await.page();
+    assert_eq!(status, 403);
+    assert!(app.state.store.find_user_by_email(&acct.id, "newcomer@example.com").await.unwrap().is_none());
+    // Just in time with the e-mail's domain listed: created in this account (and no other).
+    app.state.store.add_account_domain(&acct.id, "example.com").await.unwrap();
     let loc = walk(&app.new_browser(), &code_url(&app, "demo-customer"), "newcomer@example.com", "login", None)
         .await
         .callback();

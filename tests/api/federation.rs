@@ -760,6 +760,72 @@ async fn saml_replayed_assertion_and_unknown_in_response_to_are_refused(app: Tes
     assert_eq!(res.status(), 400);
 }
 
+/// The official Python SDK end to end through a real IdP in headless Chromium: `get_sso_url` (code, then token),
+/// keyway, the IdP's login form, back to keyway and the redirect URI, `activate_license` with the code or the
+/// id_token, check, deactivate; then the portal's sign-in by e-mail domain. Screenshots of every page are kept in
+/// target/test-artifacts/federation-<kind>-<db>/.
+async fn python_sdk_and_chromium(app: &TestApp, kind: &str) {
+    let dir = crate::external::artifacts_dir(&format!("federation-{kind}-{:?}", app.db).to_lowercase());
+    let pem = std::path::Path::new(&dir).join("license_public.pem");
+    std::fs::write(&pem, &app.demo.license_public_key_pem).unwrap();
+    for scenario in ["code", "token"] {
+        let r = crate::external::run_script(
+            app,
+            "python3",
+            "tests/sdk/python_sdk_flow.py",
+            scenario,
+            &[
+                ("KW_LOGIN", "chromium".into()),
+                ("KW_USER_PASSWORD", IDP_PASSWORD.into()),
+                ("KW_ARTIFACTS", dir.clone()),
+                ("KW_PUBLIC_KEY_FILE", pem.display().to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(r["ok"], true, "{kind} {scenario}: {r}");
+        let login = r["steps"].as_array().unwrap().iter().find(|s| s["step"] == "login in Chromium").cloned();
+        let pages = login.expect("the login ran in Chromium")["pages"].to_string();
+        assert!(pages.contains("idp-login"), "{kind} {scenario} went through the IdP's form: {pages}");
+        let steps = r["steps"].to_string();
+        assert!(steps.contains("activate_license") && steps.contains("deactivate"), "{steps}");
+    }
+    let acct = account(app, "demo-customer").await;
+    app.state.store.add_account_domain(&acct.id, "example.com").await.unwrap();
+    let r = crate::external::run_script(
+        app,
+        "python3",
+        "tests/browser/federated_walk.py",
+        "portal",
+        &[
+            ("KW_START_URL", app.url("/login")),
+            ("KW_UNTIL", app.url("/account")),
+            ("KW_USER_PASSWORD", IDP_PASSWORD.into()),
+            ("KW_ARTIFACTS", dir.clone()),
+            ("KW_PREFIX", "portal".into()),
+        ],
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{kind} portal: {r}");
+    let pages = r["pages"].to_string();
+    assert!(pages.contains("keyway-sign-in-email") && pages.contains("idp-login"), "{pages}");
+    assert!(r["text"].as_str().unwrap().contains("demo@example.com"), "{r}");
+    let shots = r["screenshots"].as_array().unwrap();
+    assert!(shots.len() >= 3 && shots.iter().all(|p| std::path::Path::new(p.as_str().unwrap()).exists()), "{r}");
+}
+
+async fn python_sdk_and_chromium_through_an_oidc_idp(app: TestApp) {
+    let idp = oidc_idp(&app, json!({})).await;
+    // Password login beside the IdP: the walk clicks "Sign in with Globex SSO" on keyway's page.
+    set_oidc(&app, "demo-customer", &idp.str("issuer"), true, false).await;
+    python_sdk_and_chromium(&app, "oidc").await;
+}
+
+async fn python_sdk_and_chromium_through_a_saml_idp(app: TestApp) {
+    // IdP only: keyway sends the browser straight to the IdP.
+    let _idp = saml_idp(&app, "demo-customer", json!({}), false).await;
+    python_sdk_and_chromium(&app, "saml").await;
+}
+
 dual!(
     oidc_idp_only_account_goes_to_the_idp_and_back_with_a_code,
     oidc_code_activates_the_license_and_the_session_answers_again,
@@ -777,4 +843,6 @@ dual!(
     saml_cancel_jit_and_idp_initiated,
     saml_forged_responses_are_refused,
     saml_replayed_assertion_and_unknown_in_response_to_are_refused,
+    python_sdk_and_chromium_through_an_oidc_idp,
+    python_sdk_and_chromium_through_a_saml_idp,
 );

@@ -13,6 +13,10 @@ Configuration (environment):
   KW_REDIRECT_URI     the product's redirect URI the login ends at (never fetched)
   KW_SCENARIO         code | token | user_licenses | error | sso_url
   KW_HARDWARE_ID      optional; default: a fresh random id per run
+  KW_LOGIN            optional: `chromium` walks the login in headless Chromium (tests/browser/federated_walk.py),
+                      through a customer's identity provider when the account has one (KW_USER_PASSWORD is then the
+                      password at the IdP); default: plain HTTP requests through keyway's login form
+  KW_ARTIFACTS        with KW_LOGIN=chromium: directory for the screenshots of every page
 
 Scenarios:
   code           get_sso_url(use_auth_code=True) -> hosted login -> activate_license(code) -> check() -> deactivate()
@@ -428,9 +432,31 @@ class Run:
         return url
 
     def login(self, url: str) -> str:
-        location = browser_login(url, self.env["email"], self.env["password"], self.env["redirect_uri"], self.trace)
+        if os.environ.get("KW_LOGIN") == "chromium":
+            location = self.chromium_login(url)
+        else:
+            location = browser_login(url, self.env["email"], self.env["password"], self.env["redirect_uri"], self.trace)
         check_redirect_error(location)
         return location
+
+    def chromium_login(self, url: str) -> str:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser"))
+        import federated_walk  # noqa: PLC0415 - only this mode needs selenium
+
+        profile = tempfile.mkdtemp(prefix="kw-sdk-chromium-")
+        driver = federated_walk.start_browser(profile)
+        try:
+            out = federated_walk.walk(
+                driver, url, self.env["redirect_uri"], self.env["email"], self.env["password"],
+                os.environ.get("KW_ARTIFACTS") or self.file_path, f"python-sdk-{self.env['scenario']}",
+            )
+        except federated_walk.WalkFailed as exc:
+            raise StepFailure(f"Chromium: {exc}") from exc
+        finally:
+            driver.quit()
+            shutil.rmtree(profile, ignore_errors=True)
+        self.step("login in Chromium", pages=out["pages"], screenshots=len(out["screenshots"]))
+        return out["url"]
 
     def login_code(self) -> str:
         url = self.sso_url(use_auth_code=True)

@@ -5,6 +5,7 @@
 // A load generator is a client: it reads the wall clock itself (License API `Date` headers, run ids); the
 // workspace rule against SystemTime::now is for the server, which takes `now` from its Clock.
 #![allow(clippy::disallowed_methods)]
+mod federated;
 mod http;
 mod oidc;
 mod procfs;
@@ -26,6 +27,10 @@ use oidc::{Code, FlowSteps, LicenseApi, Login, Target};
 enum Scenario {
     /// Complete hosted-login flows: authorize → login form → code → token → id_token verified.
     Flow,
+    /// Complete flows through the customer account's own OpenID Provider: authorize → the IdP's login form →
+    /// keyway's callback → code → token → id_token verified (the account must be IdP-only; --password is the
+    /// password at the IdP).
+    FederatedFlow,
     /// Code redemption alone (codes pre-minted through the flow first, untimed).
     Token,
     /// refresh_token grants with rotation (one refresh token chain per worker).
@@ -135,6 +140,7 @@ enum Phase {
 
 struct Worker {
     conn: http::Conn,
+    upstreams: federated::Upstreams,
     refresh_token: Option<String>,
     access_token: Option<String>,
 }
@@ -193,6 +199,12 @@ async fn op(sh: &Shared, w: &mut Worker, phase: Phase) -> Result<Option<Outcome>
         Phase::Timed(Scenario::Flow) => {
             let mut steps = FlowSteps::default();
             let code = oidc::login_for_code(&mut w.conn, t, &sh.login, &mut steps).await?;
+            oidc::redeem(&mut w.conn, t, &sh.login, &code, &mut steps).await?;
+            Ok(Some(Outcome { steps: Some(steps) }))
+        }
+        Phase::Timed(Scenario::FederatedFlow) => {
+            let mut steps = FlowSteps::default();
+            let code = federated::login_for_code(&mut w.conn, &mut w.upstreams, t, &sh.login, &mut steps).await?;
             oidc::redeem(&mut w.conn, t, &sh.login, &code, &mut steps).await?;
             Ok(Some(Outcome { steps: Some(steps) }))
         }
@@ -383,7 +395,12 @@ async fn run_phase(sh: Arc<Shared>, phase: Phase, plan: PlanCfg, server_pid: Opt
             (sh.clone(), barrier.clone(), go.clone(), tickets.clone(), start_cell.clone());
         let (deadline, count, rate, warmup) = (plan.deadline, plan.count, plan.rate, plan.warmup);
         tasks.push(tokio::spawn(async move {
-            let mut w = Worker { conn: sh.target.conn(), refresh_token: None, access_token: None };
+            let mut w = Worker {
+                conn: sh.target.conn(),
+                upstreams: Default::default(),
+                refresh_token: None,
+                access_token: None,
+            };
             let mut res = WorkerResult::default();
             let mut hists = Hists::new();
             if let Phase::Timed(sc) = phase {

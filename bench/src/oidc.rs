@@ -76,7 +76,7 @@ pub struct FlowSteps {
     pub verify_us: u64,
 }
 
-fn b64u_random(n: usize) -> String {
+pub(crate) fn b64u_random(n: usize) -> String {
     let mut b = vec![0u8; n];
     rand::thread_rng().fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
@@ -90,7 +90,7 @@ pub fn path_of(url: &str) -> Result<String, String> {
     })
 }
 
-fn short(b: &[u8]) -> String {
+pub(crate) fn short(b: &[u8]) -> String {
     String::from_utf8_lossy(&b[..b.len().min(100)]).replace('\n', " ")
 }
 
@@ -212,8 +212,9 @@ fn html_unescape(s: &str) -> String {
     out
 }
 
-/// The first `<form>` of a login page, filled in: (action, urlencoded body).
-fn fill_login_form(html: &str, login: &Login) -> Result<(String, String), String> {
+/// The first `<form>` of a login page, filled in: (action, urlencoded body). The user field is `email`, `username`
+/// or (an IdP's form) `login`.
+pub(crate) fn fill_login_form(html: &str, login: &Login) -> Result<(String, String), String> {
     let start = html.find("<form").ok_or("login page has no <form>")?;
     let form = &html[start..];
     let form = &form[..form.find("</form>").unwrap_or(form.len())];
@@ -235,7 +236,7 @@ fn fill_login_form(html: &str, login: &Login) -> Result<(String, String), String
                 pass_done = true;
                 login.password.clone()
             }
-            "text" | "email" if !user_done && (name == "email" || name == "username") => {
+            "text" | "email" if !user_done && matches!(name, "email" | "username" | "login") => {
                 user_done = true;
                 login.username.clone()
             }
@@ -252,10 +253,10 @@ fn fill_login_form(html: &str, login: &Login) -> Result<(String, String), String
 
 /// A per-flow cookie jar (one origin; paths ignored: sending a cookie to a sibling path is harmless here).
 #[derive(Default)]
-struct Jar(Vec<(String, String)>);
+pub(crate) struct Jar(Vec<(String, String)>);
 
 impl Jar {
-    fn store(&mut self, r: &Response) {
+    pub(crate) fn store(&mut self, r: &Response) {
         for v in r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
             let mut parts = v.split(';');
             let Some((name, value)) = parts.next().and_then(|kv| kv.split_once('=')) else { continue };
@@ -274,7 +275,7 @@ impl Jar {
         }
     }
 
-    fn header(&self) -> Option<(&'static str, String)> {
+    pub(crate) fn header(&self) -> Option<(&'static str, String)> {
         (!self.0.is_empty())
             .then(|| ("cookie", self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")))
     }
@@ -311,7 +312,7 @@ async fn follow(
     Err(format!("{step}: too many redirects"))
 }
 
-fn authorize_query(login: &Login, state: &str, nonce: &str, challenge: &str) -> String {
+pub(crate) fn authorize_query(login: &Login, state: &str, nonce: &str, challenge: &str) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
         .append_pair("client_id", &login.client_id)

@@ -544,6 +544,26 @@ async fn oidc_rogue_answers_are_refused(app: TestApp) {
     }
 }
 
+async fn oidc_wrong_client_secret_is_a_server_error_for_the_product(app: TestApp) {
+    let idp = oidc_idp(&app, json!({})).await;
+    let spec = IdpSpec::Oidc {
+        issuer: idp.str("issuer"),
+        client_id: "keyway".into(),
+        client_secret: Some(keyway::crypto::secrets::Secret::new("not-the-secret-at-the-idp")),
+        scopes: vec![],
+        email_claim: "email".into(),
+        allow_unverified_email: false,
+    };
+    let opts = Options { display_name: None, password_login: false, just_in_time: false };
+    let acct = account(&app, "demo-customer").await;
+    setup::set(&app.state.store, &app.base, &acct, spec, opts, app.clock.now()).await.unwrap();
+    // The IdP refuses keyway's client authentication at its token endpoint (invalid_client): keyway's own
+    // misconfiguration, so the product hears server_error (RFC 6749 §4.1.2.1), not a mistake of the user.
+    let loc = walk(&app.client, &code_url(&app, "demo-customer"), "demo@example.com", "login", None).await.callback();
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("server_error"), "{loc}");
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st"));
+}
+
 async fn unreachable_idp_answers_temporarily_unavailable(app: TestApp) {
     // Nothing listens on port 9 of loopback.
     set_oidc(&app, "demo-customer", "http://127.0.0.1:9", false, false).await;
@@ -838,6 +858,7 @@ dual!(
     idp_of_account_a_cannot_sign_a_user_into_account_b,
     oidc_rogue_answers_are_refused,
     unreachable_idp_answers_temporarily_unavailable,
+    oidc_wrong_client_secret_is_a_server_error_for_the_product,
     portal_signs_in_through_the_idp_and_home_realm_discovery,
     saml_login_to_code_and_activation,
     saml_cancel_jit_and_idp_initiated,

@@ -9,7 +9,8 @@
 # argon2id setting as in side_by_side.sh) and -s federated-flow (account globex, IdP-only: authorize → the IdP's
 # login form → keyway's callback, which redeems the IdP's code and verifies its id_token → keyway's code → token).
 # keyway-bench's --server-pid is keyway, so "server CPU per flow" is keyway's alone; the IdP's and the client's CPU
-# show as "other". Environment: KW, KWB (binaries), DUR (seconds per run, default 12), C (clients, default 4).
+# show as "other". Environment: KW, KWB (binaries), DUR (seconds per run, default 12), C (clients, default 4),
+# PERF_OUT (optional: a `perf record -e cpu-clock -g` profile of keyway during the first federated run, to that file).
 set -euo pipefail
 DB=${1:?sqlite|postgres}; ROUNDS=${2:-3}; OUT=${3:-/tmp/kwb-results}
 KW=${KW:-/tmp/kwbench-target/release/keyway}
@@ -59,7 +60,12 @@ for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="flow federated-flow"; else order="federated-flow flow"; fi
   for sc in $order; do
     echo "# $DB round $r: $sc" >&2
+    if [ -n "${PERF_OUT:-}" ] && [ "$r" = 1 ] && [ "$sc" = federated-flow ]; then
+      (sleep 2; perf record -q -e cpu-clock -g -p "$KWPID" -o "$PERF_OUT" -- sleep $((DUR - 3)) 2>/dev/null) &
+      PERFPID=$!
+    fi
     run "$sc" "$DB r$r $sc" > "$OUT/federated-$DB-r$r-$sc.json"
+    if [ -n "${PERFPID:-}" ]; then wait "$PERFPID" || true; PERFPID=; fi
   done
 done
 python3 - "$OUT" "$DB" "$ROUNDS" <<'PY'

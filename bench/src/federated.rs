@@ -10,7 +10,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::http::{Conn, Response};
-use crate::oidc::{authorize_query, b64u_random, fill_login_form, short, Code, FlowSteps, Jar, Login, Target};
+use crate::oidc::{
+    authorize_query, b64u_random, code_from_callback, fill_login_form, short, Code, FlowSteps, Jar, Login, Target,
+};
 
 /// Connections to the origins other than keyway's (the IdP), kept alive across a worker's flows.
 #[derive(Default)]
@@ -137,17 +139,5 @@ pub async fn login_for_code(
         }
     };
     steps.login_us = t1.elapsed().as_micros() as u64;
-    let cb = url::Url::parse(&loc).map_err(|e| format!("callback: {e}"))?;
-    let p: HashMap<String, String> = cb.query_pairs().into_owned().collect();
-    if let Some(e) = p.get("error") {
-        return Err(format!("callback: error={e}"));
-    }
-    if p.get("state") != Some(&state) {
-        return Err("callback: state mismatch".into());
-    }
-    if p.get("iss").is_some_and(|i| *i != t.issuer) {
-        return Err("callback: iss mismatch".into());
-    }
-    let code = p.get("code").ok_or("callback: no code")?.clone();
-    Ok(Code { code, verifier, nonce })
+    code_from_callback(t, &loc, &state).map(|code| Code { code, verifier, nonce })
 }

@@ -365,19 +365,23 @@ pub async fn login_for_code(conn: &mut Conn, t: &Target, login: &Login, steps: &
     steps.login_us = t1.elapsed().as_micros() as u64;
     let loc =
         loc.ok_or_else(|| format!("login: ended at HTTP {} instead of redirect_uri {}", r.status, short(&r.body)))?;
-    let cb = url::Url::parse(&loc).map_err(|e| format!("callback: {e}"))?;
+    code_from_callback(t, &loc, &state).map(|code| Code { code, verifier, nonce })
+}
+
+/// The code of an authorization response at the redirect_uri, its `state` and `iss` (RFC 9207) checked.
+pub(crate) fn code_from_callback(t: &Target, location: &str, state: &str) -> Result<String, String> {
+    let cb = url::Url::parse(location).map_err(|e| format!("callback: {e}"))?;
     let p: HashMap<String, String> = cb.query_pairs().into_owned().collect();
     if let Some(e) = p.get("error") {
         return Err(format!("callback: error={e}"));
     }
-    if p.get("state") != Some(&state) {
+    if p.get("state").map(String::as_str) != Some(state) {
         return Err("callback: state mismatch".into());
     }
     if p.get("iss").is_some_and(|i| *i != t.issuer) {
         return Err("callback: iss mismatch".into());
     }
-    let code = p.get("code").ok_or("callback: no code")?.clone();
-    Ok(Code { code, verifier, nonce })
+    p.get("code").cloned().ok_or_else(|| "callback: no code".into())
 }
 
 #[derive(serde::Deserialize)]

@@ -47,6 +47,11 @@ impl Upstream {
     }
 }
 
+/// The user with `email` in the customer account `code`, if any.
+async fn user_in(app: &TestApp, code: &str, email: &str) -> Option<keyway::model::LicenseUser> {
+    app.state.store.find_user_by_email(&account(app, code).await.id, email).await.unwrap()
+}
+
 /// oidc-provider as a customer's OpenID Provider with keyway registered as a confidential client.
 async fn oidc_idp(app: &TestApp, extra: Value) -> Upstream {
     let mut config = json!({
@@ -289,13 +294,7 @@ async fn oidc_idp_only_account_goes_to_the_idp_and_back_with_a_code(app: TestApp
     assert_eq!(amr, ["fed", "pwd", "mfa"], "fed plus the upstream's own methods");
     assert_eq!(id["customer_account_code"], "demo-customer");
     // The identity is linked: a later e-mail change at the IdP keeps the same user.
-    let user = app
-        .state
-        .store
-        .find_user_by_email(&account(&app, "demo-customer").await.id, "demo@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = user_in(&app, "demo-customer", "demo@example.com").await.unwrap();
     assert_eq!(id["sub"], user.id);
     let events = app.state.store.audit_events(Some("federation.login")).await.unwrap();
     assert!(
@@ -339,24 +338,21 @@ async fn oidc_user_not_in_account_is_refused_unless_jit(app: TestApp) {
     assert_eq!(status, 403);
     assert!(body.contains("not a user of this customer account"), "{body}");
     let acct = account(&app, "demo-customer").await;
-    assert!(
-        app.state.store.find_user_by_email(&acct.id, "newcomer@example.com").await.unwrap().is_none(),
-        "no half-created user"
-    );
+    assert!(user_in(&app, "demo-customer", "newcomer@example.com").await.is_none(), "no half-created user");
     // Just in time, but the account's domains do not include the e-mail's: still refused, nobody created.
     set_oidc(&app, "demo-customer", &idp.str("issuer"), false, true).await;
     app.state.store.add_account_domain(&acct.id, "globex.example").await.unwrap();
     let (status, _) =
         walk(&app.new_browser(), &code_url(&app, "demo-customer"), "newcomer@example.com", "login", None).await.page();
     assert_eq!(status, 403);
-    assert!(app.state.store.find_user_by_email(&acct.id, "newcomer@example.com").await.unwrap().is_none());
+    assert!(user_in(&app, "demo-customer", "newcomer@example.com").await.is_none());
     // Just in time with the e-mail's domain listed: created in this account (and no other).
     app.state.store.add_account_domain(&acct.id, "example.com").await.unwrap();
     let loc = walk(&app.new_browser(), &code_url(&app, "demo-customer"), "newcomer@example.com", "login", None)
         .await
         .callback();
     let id = jwt_claims(redeem(&app, &loc).await["id_token"].as_str().unwrap());
-    let created = app.state.store.find_user_by_email(&acct.id, "newcomer@example.com").await.unwrap().expect("created");
+    let created = user_in(&app, "demo-customer", "newcomer@example.com").await.expect("created");
     assert_eq!(id["sub"], created.id);
     assert!(created.password_hash.is_none(), "a federated user has no keyway password");
 }
@@ -368,8 +364,7 @@ async fn oidc_unverified_email_and_disabled_users_are_refused(app: TestApp) {
         walk(&app.client, &code_url(&app, "demo-customer"), "unverified@example.com", "login", None).await.page();
     assert_eq!(status, 403);
     assert!(body.contains("did not confirm your e-mail"), "{body}");
-    let acct = account(&app, "demo-customer").await;
-    let demo = app.state.store.find_user_by_email(&acct.id, "demo@example.com").await.unwrap().unwrap();
+    let demo = user_in(&app, "demo-customer", "demo@example.com").await.unwrap();
     app.state.store.set_user_disabled(&demo.id, true).await.unwrap();
     let (status, body) =
         walk(&app.new_browser(), &code_url(&app, "demo-customer"), "demo@example.com", "login", None).await.page();
@@ -472,13 +467,7 @@ async fn idp_of_account_a_cannot_sign_a_user_into_account_b(app: TestApp) {
     let loc = walk(&app.new_browser(), &code_url(&app, "globex"), "demo@example.com", "login", None).await.callback();
     let id = jwt_claims(redeem(&app, &loc).await["id_token"].as_str().unwrap());
     assert_eq!(id["customer_account_code"], "globex");
-    let a_user = app
-        .state
-        .store
-        .find_user_by_email(&account(&app, "demo-customer").await.id, "demo@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let a_user = user_in(&app, "demo-customer", "demo@example.com").await.unwrap();
     assert_ne!(id["sub"], a_user.id);
 }
 
@@ -746,8 +735,7 @@ async fn saml_forged_responses_are_refused(app: TestApp) {
         let End::Page(status, body) = end else { panic!("{variant} was accepted: {end:?}") };
         assert_eq!(status, 400, "{variant}: {body}");
     }
-    let acct = account(&app, "demo-customer").await;
-    assert!(app.state.store.find_user_by_email(&acct.id, "attacker@evil.example").await.unwrap().is_none());
+    assert!(user_in(&app, "demo-customer", "attacker@evil.example").await.is_none());
 }
 
 async fn saml_replayed_assertion_and_unknown_in_response_to_are_refused(app: TestApp) {

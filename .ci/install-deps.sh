@@ -7,7 +7,8 @@
 #     (installed with --no-deps: see the comment at the top of that file)
 #   - one virtual environment per Python SDK version in the test matrix: tests/sdk/.venvs/<version>, with the
 #     packages pinned in tests/sdk/python-sdk-versions/<version>.txt
-#   - the npm packages locked in tests/sdk, tests/federation (oidc-provider) and tests/browser (axe-core)
+#   - the npm packages locked in tests/sdk, tests/federation (oidc-provider), tests/browser (axe-core) and
+#     tests/oidc (openid-client)
 # Idempotent, quiet on success (output of each step goes to a log that is printed only on failure),
 # and fast when everything is already there: each step first checks and skips.
 set -euo pipefail
@@ -130,3 +131,4 @@ npm_ci_locked() {
 npm_ci_locked "$SDK"
 npm_ci_locked "$FED"
 npm_ci_locked "$ROOT/tests/browser"
+npm_ci_locked "$ROOT/tests/oidc"

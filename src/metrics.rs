@@ -2,6 +2,8 @@
 //! `AppState`, rendered in the text exposition format; no secrets or per-user labels.
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::store::StatementCount;
+
 #[derive(Default)]
 pub struct Metrics {
     pub requests_2xx: AtomicU64,
@@ -31,7 +33,8 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, keys_published: usize) -> String {
+    /// The text exposition; the gauges and counters kept elsewhere come in as arguments.
+    pub fn render(&self, keys_published: usize, db: StatementCount, password_verifications: u64) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(1024);
         out.push_str(
@@ -63,6 +66,17 @@ impl Metrics {
             }
             out.push_str(&format!("{name} {}\n", g(c)));
         }
+        out.push_str(&format!(
+            "# HELP keyway_db_statements_total SQL statements run: queries and writes, and BEGIN/COMMIT/ROLLBACK \
+                apart.\n# TYPE keyway_db_statements_total counter\nkeyway_db_statements_total{{kind=\"statement\"}} \
+                {}\nkeyway_db_statements_total{{kind=\"transaction_control\"}} {}\n",
+            db.statements, db.transaction_control
+        ));
+        out.push_str(&format!(
+            "# HELP keyway_password_verifications_total argon2 verifications (real and dummy).\n# TYPE \
+                keyway_password_verifications_total counter\nkeyway_password_verifications_total \
+                {password_verifications}\n"
+        ));
         out.push_str(&format!(
             "# HELP keyway_signing_keys_published Keys in the JWKS.\n# TYPE \
             keyway_signing_keys_published gauge\nkeyway_signing_keys_published {keys_published}\n"

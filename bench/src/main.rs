@@ -668,6 +668,8 @@ async fn run(a: Args) -> i32 {
             .append_pair("code_challenge_method", "S256")
             .finish()
     );
+    // Unique per run, from the wall clock (see bench/src/oidc.rs `signed_headers`).
+    #[allow(clippy::disallowed_methods)]
     let run_id = format!(
         "{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)

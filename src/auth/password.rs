@@ -95,6 +95,16 @@ pub async fn authenticate(
         }
         Realm::Organization(org) => {
             let users = if looked_up { check.store.find_users_by_email_in_org(org, email).await? } else { Vec::new() };
+            if users.is_empty() && looked_up {
+                // Not a user's address, but perhaps a variant of one that only NFKC folds (full-width letters): it
+                // names no user, yet must count toward that user's lock and be refused by it, as on the hosted login
+                // where the account is known (issue 13). Otherwise it would be counted under `org:` apart.
+                if let Some(folded) = Some(normalise(email)).filter(|f| *f != email.to_lowercase()) {
+                    if let Some(u) = check.store.find_users_by_email_in_org(org, &folded).await?.first() {
+                        return check_one(check, &u.customer_account_id, None, a, now).await;
+                    }
+                }
+            }
             check_candidates(check, &format!("org:{org}"), users, a, now).await
         }
         Realm::AccountCode { code, organization_id } => {
@@ -109,6 +119,17 @@ pub async fn authenticate(
             if looked_up {
                 for acc in &accounts {
                     users.extend(check.store.find_user_by_email(&acc.id, email).await?);
+                }
+            }
+            // As above: a variant of a user's address counts toward that user's lock (with one account the key below
+            // is that account's anyway).
+            if let Some(folded) = Some(normalise(email))
+                .filter(|f| users.is_empty() && looked_up && accounts.len() > 1 && *f != email.to_lowercase())
+            {
+                for acc in &accounts {
+                    if check.store.find_user_by_email(&acc.id, &folded).await?.is_some() {
+                        return check_one(check, &acc.id, None, a, now).await;
+                    }
                 }
             }
             let realm_key = match accounts.as_slice() {
@@ -170,7 +191,7 @@ async fn check_one(
     let verified = check.passwords.verify(a.password, stored).await;
     match user {
         Some(u) if verified && !u.disabled => {
-            check.store.login_attempt_succeeded(&key).await?;
+            check.store.login_attempt_succeeded(&key, now).await?;
             write(check.store, &actor, "login", &subject, a.client_ip, &event("success"), now).await;
             let device = device.cloned().unwrap_or_else(|| DeviceToken::issue(&u.id));
             Ok(Outcome::Success { user: u, device })

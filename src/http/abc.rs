@@ -13,8 +13,19 @@ use crate::sso::{minted, SsoError};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/get_sso_token", web::post().to(post_get_sso_token))
-        .route("/api/v1/sso-tokens/redeem", web::post().to(post_redeem));
+    // Another method answers 405 in the route's own error shape (otherwise: the hosted UI's HTML 404 page).
+    cfg.service(
+        web::resource("/v2/get_sso_token")
+            .route(web::post().to(post_get_sso_token))
+            .default_service(web::to(|| async { abc(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed") })),
+    )
+    .service(web::resource("/api/v1/sso-tokens/redeem").route(web::post().to(post_redeem)).default_service(
+        web::to(|| async {
+            HttpResponse::MethodNotAllowed()
+                .content_type("application/json")
+                .body(json!({"error": "invalid_request", "error_description": "use POST"}).to_string())
+        }),
+    ));
 }
 
 fn abc(status: StatusCode, message: &str) -> HttpResponse {

@@ -16,7 +16,10 @@ use crate::ui::{FormPostView, IdpButton, LoginView, FORM_POST_SCRIPT};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/oauth2/authorize").route(web::get().to(get_authorize)).route(web::post().to(post_authorize)),
+        web::resource("/oauth2/authorize")
+            .route(web::get().to(get_authorize))
+            .route(web::post().to(post_authorize))
+            .default_service(web::to(|req: HttpRequest| async move { ui::method_not_allowed(&req, "GET, POST") })),
     );
 }
 

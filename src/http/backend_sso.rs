@@ -15,11 +15,23 @@ use crate::sso::{self, Landing, Manager, MintRequest, SsoError, KIND_CODE, KIND_
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/sso", web::post().to(post_tyk_api_sso))
-        .route("/admin/sso", web::post().to(post_tyk_admin_sso))
-        .route("/api/v1/sso", web::post().to(post_native_nonce))
-        .route("/v3/partners/accounts/{account_id}/sso", web::post().to(post_sendgrid_sso))
-        .route("/api/v1/customer-accounts/{code}/users/{email}/sso", web::post().to(post_native_code))
+    // Another method answers 405 in the route's own error shape (otherwise: the hosted UI's HTML 404 page).
+    let post = |path: &str, route: actix_web::Route, other: fn() -> HttpResponse| {
+        web::resource(path.to_string()).route(route).default_service(web::to(move || async move { other() }))
+    };
+    let tyk_405 = || tyk(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    let native_405 = || native(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use POST");
+    cfg.service(post("/api/sso", web::post().to(post_tyk_api_sso), tyk_405))
+        .service(post("/admin/sso", web::post().to(post_tyk_admin_sso), tyk_405))
+        .service(post("/api/v1/sso", web::post().to(post_native_nonce), native_405))
+        .service(post("/v3/partners/accounts/{account_id}/sso", web::post().to(post_sendgrid_sso), || {
+            sendgrid(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed", "10-40500")
+        }))
+        .service(post(
+            "/api/v1/customer-accounts/{code}/users/{email}/sso",
+            web::post().to(post_native_code),
+            native_405,
+        ))
         .route("/sso", web::get().to(get_sso));
 }
 
@@ -225,6 +237,8 @@ fn code_redirect(state: &AppState, code: &str) -> HttpResponse {
 async fn post_sendgrid_sso(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let manager = match sso::manager_from_token(&state.store, header(req.headers(), "authorization")).await {
         Ok(m @ Manager::Organization(_)) => m,
+        // The token could not be looked up: not the caller's fault (a 401 would tell the partner to stop).
+        Err(SsoError::Store(_)) => return sendgrid(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", "10-50300"),
         Ok(Manager::InstanceAdmin) | Err(_) => {
             return sendgrid(StatusCode::UNAUTHORIZED, "Failed to authenticate user", "10-40100")
         }

@@ -31,5 +31,10 @@ async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.keys().kids().len()))
+    let body = state.metrics.render(
+        state.keys().kids().len(),
+        state.store.statement_count(),
+        state.passwords.verification_count(),
+    );
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }

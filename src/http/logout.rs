@@ -12,10 +12,19 @@ use crate::store::StoreError;
 use crate::ui::LogoutView;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let other_methods = || web::to(|req: HttpRequest| async move { ui::method_not_allowed(&req, "GET, POST") });
     cfg.service(
-        web::resource("/oauth2/logout").route(web::get().to(get_rp_logout)).route(web::post().to(post_rp_logout)),
+        web::resource("/oauth2/logout")
+            .route(web::get().to(get_rp_logout))
+            .route(web::post().to(post_rp_logout))
+            .default_service(other_methods()),
     )
-    .service(web::resource("/logout").route(web::get().to(get_logout)).route(web::post().to(post_logout)));
+    .service(
+        web::resource("/logout")
+            .route(web::get().to(get_logout))
+            .route(web::post().to(post_logout))
+            .default_service(other_methods()),
+    );
 }
 
 /// Ends this browser's session and, for a logout with a hint, the hint's session (`sid`).

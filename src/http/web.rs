@@ -144,6 +144,14 @@ pub fn unavailable(req: &HttpRequest, e: &StoreError) -> HttpResponse {
     error_page(req, StatusCode::SERVICE_UNAVAILABLE, strings(req).unavailable)
 }
 
+/// A method a hosted page does not take: the error page, 405 with `Allow` (RFC 9110 §15.5.6), not actix's empty
+/// answer.
+pub fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
+    let mut res = error_page(req, StatusCode::METHOD_NOT_ALLOWED, "This address does not take this kind of request.");
+    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}
+
 /// Every path no route matches: the hosted UI's 404 page.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     error_page(&req, StatusCode::NOT_FOUND, strings(&req).not_found)

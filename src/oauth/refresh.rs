@@ -36,16 +36,22 @@ pub async fn refresh(
         return Err(invalid());
     }
     let granted = Scope::parse(&old.scope).map_err(|e| StoreError::Corrupt(format!("refresh token scope: {e}")))?;
-    if let Some(asked) = requested_scope {
-        let asked = Scope::parse(asked).map_err(TokenEndpointError::InvalidScope)?;
-        if !asked.is_subset_of(&granted) {
-            return Err(TokenEndpointError::InvalidScope("the requested scope exceeds the granted scope".into()));
+    // RFC 6749 §6: `scope` is the scope of this access request: at most the granted one, and when given, the tokens
+    // carry exactly that (a client asking for less must not get more); omitted, the whole grant.
+    let scope = match requested_scope {
+        Some(asked) => {
+            let asked = Scope::parse(asked).map_err(TokenEndpointError::InvalidScope)?;
+            if !asked.is_subset_of(&granted) {
+                return Err(TokenEndpointError::InvalidScope("the requested scope exceeds the granted scope".into()));
+            }
+            asked
         }
-    }
+        None => granted,
+    };
     let user = store.find_user(&old.license_user_id).await?.filter(|u| !u.disabled).ok_or_else(invalid)?;
     let account = store.find_customer_account(&user.customer_account_id).await?.ok_or_else(invalid)?;
     let new_token = random_token();
-    // RFC 6749 §6: the new refresh token carries exactly the scope of the one it replaces; so do its tokens.
+    // RFC 6749 §6: the new refresh token carries exactly the scope of the one it replaces (the whole grant).
     let new = RefreshRecord {
         id: uuid::Uuid::new_v4().to_string(),
         token_hash: hash_token(&new_token),
@@ -72,5 +78,5 @@ pub async fn refresh(
         amr: old.amr.as_deref(),
         idp: old.idp.as_deref(),
     };
-    user_tokens(signer, client, &Subject::of(&user, &account), &granted, ctx, None, Some(new_token), now)
+    user_tokens(signer, client, &Subject::of(&user, &account), &scope, ctx, None, Some(new_token), now)
 }

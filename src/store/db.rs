@@ -9,6 +9,7 @@
 //! SQL is written with PostgreSQL's numbered parameters `$1, $2, …`, numbered in order of first appearance; SQLite
 //! reads `$1` as a named parameter whose index is its order of first appearance, so both engines bind by position.
 //! `sqlite::Conn::prepare` checks that rule on every statement in debug builds (so the whole test suite does).
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::postgres::{PgArguments, PgRow};
@@ -182,39 +183,102 @@ pub enum Engine {
     Postgres,
 }
 
+/// Statements the store has run, for `/metrics` and the round-trip tests (issue 12, item 7). `statements` counts
+/// every query and write; `transaction_control` every BEGIN, COMMIT and ROLLBACK (on PostgreSQL each statement is
+/// one round trip; on SQLite they run in-process). Background maintenance outside this executor (the SQLite WAL
+/// checkpoint, migrations, sqlx's connection health checks) is not counted.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    statements: AtomicU64,
+    transaction_control: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatementCount {
+    pub statements: u64,
+    pub transaction_control: u64,
+}
+
+impl StatementCount {
+    pub fn total(&self) -> u64 {
+        self.statements + self.transaction_control
+    }
+}
+
+impl std::ops::Sub for StatementCount {
+    type Output = StatementCount;
+    fn sub(self, earlier: StatementCount) -> StatementCount {
+        StatementCount {
+            statements: self.statements.saturating_sub(earlier.statements),
+            transaction_control: self.transaction_control.saturating_sub(earlier.transaction_control),
+        }
+    }
+}
+
+impl Counters {
+    fn statement(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn control(&self) {
+        self.transaction_control.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatementCount {
+        StatementCount {
+            statements: self.statements.load(Ordering::Relaxed),
+            transaction_control: self.transaction_control.load(Ordering::Relaxed),
+        }
+    }
+}
+
 #[derive(Clone)]
-pub(crate) enum Db {
+pub(crate) enum Pool {
     Sqlite(Arc<sqlite::Pool>),
     Postgres(sqlx::PgPool),
 }
 
+/// The connection pool of either engine, with the statement counters.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pub pool: Pool,
+    pub counters: Arc<Counters>,
+}
+
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Db::Sqlite(_) => "Db::Sqlite",
-            Db::Postgres(_) => "Db::Postgres",
+        f.write_str(match self.pool {
+            Pool::Sqlite(_) => "Db::Sqlite",
+            Pool::Postgres(_) => "Db::Postgres",
         })
     }
 }
 
 impl Db {
+    pub fn new(pool: Pool) -> Db {
+        Db { pool, counters: Default::default() }
+    }
+
     pub fn engine(&self) -> Engine {
-        match self {
-            Db::Sqlite(_) => Engine::Sqlite,
-            Db::Postgres(_) => Engine::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Postgres(_) => Engine::Postgres,
         }
     }
 
     /// Runs one statement outside a transaction; the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        match self {
-            Db::Sqlite(pool) => {
+        self.counters.statement();
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 let _writer = pool.write_lock(sql).await;
                 pool.conn()?.execute(sql, params)
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let args = pg_args(params)?;
-                let done = sqlx::query_with(sql, args).execute(pool).await.map_err(StoreError::from)?;
+                let mut conn = acquire(pool).await?;
+                let done = sqlx::query_with(sql, args).execute(&mut *conn).await.map_err(StoreError::from)?;
                 Ok(done.rows_affected())
             }
         }
@@ -226,28 +290,32 @@ impl Db {
         params: &[Param<'_>],
         map: Mapper<T>,
     ) -> Result<Option<T>, StoreError> {
-        match self {
-            Db::Sqlite(pool) => {
+        self.counters.statement();
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 let _writer = pool.write_lock(sql).await;
                 pool.conn()?.fetch_optional(sql, params, map)
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let args = pg_args(params)?;
-                let row = sqlx::query_with(sql, args).fetch_optional(pool).await.map_err(StoreError::from)?;
+                let mut conn = acquire(pool).await?;
+                let row = sqlx::query_with(sql, args).fetch_optional(&mut *conn).await.map_err(StoreError::from)?;
                 row.as_ref().map(|r| map(r)).transpose()
             }
         }
     }
 
     pub async fn fetch_all<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Vec<T>, StoreError> {
-        match self {
-            Db::Sqlite(pool) => {
+        self.counters.statement();
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 let _writer = pool.write_lock(sql).await;
                 pool.conn()?.fetch_all(sql, params, map)
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let args = pg_args(params)?;
-                let rows = sqlx::query_with(sql, args).fetch_all(pool).await.map_err(StoreError::from)?;
+                let mut conn = acquire(pool).await?;
+                let rows = sqlx::query_with(sql, args).fetch_all(&mut *conn).await.map_err(StoreError::from)?;
                 rows.iter().map(|r| map(r)).collect()
             }
         }
@@ -257,27 +325,53 @@ impl Db {
     /// upgrade a read lock (which fails under concurrency); on PostgreSQL, READ COMMITTED: conditional UPDATEs
     /// serialise on the row lock. Dropped without `commit`, it rolls back.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        match self {
-            Db::Sqlite(pool) => Ok(Tx::Sqlite(pool.clone().begin().await?)),
-            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await.map_err(StoreError::from)?)),
+        self.counters.control();
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.clone().begin().await?),
+            // Acquiring a connection and sending BEGIN fail only when the database cannot serve.
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await.map_err(unreachable)?),
+        };
+        Ok(Tx { inner, counters: self.counters.clone(), committed: false })
+    }
+}
+
+enum TxInner {
+    Sqlite(sqlite::Tx),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// Committed (the engine's transaction was moved out to commit it).
+    Done,
+}
+
+fn finished() -> StoreError {
+    StoreError::Db("transaction already finished".into())
+}
+
+pub(crate) struct Tx {
+    inner: TxInner,
+    counters: Arc<Counters>,
+    committed: bool,
+}
+
+impl Drop for Tx {
+    /// Not committed: both engines roll back when their transaction is dropped (one more statement).
+    fn drop(&mut self) {
+        if !self.committed {
+            self.counters.control();
         }
     }
 }
 
-pub(crate) enum Tx {
-    Sqlite(sqlite::Tx),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
 impl Tx {
     pub async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.conn().execute(sql, params),
-            Tx::Postgres(tx) => {
+        self.counters.statement();
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.conn().execute(sql, params),
+            TxInner::Postgres(tx) => {
                 let args = pg_args(params)?;
                 let done = sqlx::query_with(sql, args).execute(&mut **tx).await.map_err(StoreError::from)?;
                 Ok(done.rows_affected())
             }
+            TxInner::Done => Err(finished()),
         }
     }
 
@@ -287,22 +381,41 @@ impl Tx {
         params: &[Param<'_>],
         map: Mapper<T>,
     ) -> Result<Option<T>, StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.conn().fetch_optional(sql, params, map),
-            Tx::Postgres(tx) => {
+        self.counters.statement();
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.conn().fetch_optional(sql, params, map),
+            TxInner::Postgres(tx) => {
                 let args = pg_args(params)?;
                 let row = sqlx::query_with(sql, args).fetch_optional(&mut **tx).await.map_err(StoreError::from)?;
                 row.as_ref().map(|r| map(r)).transpose()
             }
+            TxInner::Done => Err(finished()),
         }
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit(),
-            Tx::Postgres(tx) => tx.commit().await.map_err(StoreError::from),
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.counters.control();
+        // A failed COMMIT ends the transaction too: no ROLLBACK is counted after it.
+        self.committed = true;
+        let inner = std::mem::replace(&mut self.inner, TxInner::Done);
+        match inner {
+            TxInner::Sqlite(tx) => tx.commit(),
+            TxInner::Postgres(tx) => tx.commit().await.map_err(StoreError::from),
+            TxInner::Done => Err(finished()),
         }
     }
+}
+
+/// A connection from the pool. Any failure to get one means the database cannot serve now, whatever the error says:
+/// down, refusing this role (CONNECT revoked: SQLSTATE 42501, a dropped role or database: 28000, 3D000), out of
+/// connections. That is a 503 (`Unavailable`); only a statement's own error on a working connection can be a bug or
+/// the request's fault.
+async fn acquire(pool: &sqlx::PgPool) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, StoreError> {
+    pool.acquire().await.map_err(unreachable)
+}
+
+fn unreachable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {e}"))
 }
 
 impl From<sqlx::Error> for StoreError {

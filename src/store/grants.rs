@@ -212,62 +212,42 @@ impl Store {
         let lenient = claim.redirect_uri.is_none() && claim.redirect_uri_optional;
         let p = params![now, claim.code_hash, claim.product_id, claim.redirect_uri, lenient, claim.verifier_s256];
         let mut tx = self.db.begin().await?;
-        let won: Option<(CodeRecord, Option<LicenseUser>)> = match self.db.engine() {
-            // One round trip: the claim and the user it was for.
-            Engine::Postgres => {
-                tx.fetch_optional(
-                    &format!(
-                        "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} \
-                            RETURNING {}) \
-                         SELECT {}, {} FROM c LEFT JOIN license_users u ON u.id = c.license_user_id",
-                        code_cols!(),
-                        code_cols!(c),
-                        user_cols!()
-                    ),
-                    p,
-                    |r| {
-                        let c = code(r)?;
-                        let u = match r.opt_text(CODE_COLUMNS)? {
-                            Some(_) => Some(user(&Offset(r, CODE_COLUMNS))?),
-                            None => None,
-                        };
-                        Ok((c, u))
-                    },
-                )
-                .await?
-            }
+        // One statement on either engine: the claim and the user it was for (a code's row, then the user's columns,
+        // NULL when the user is gone).
+        let sql = match self.db.engine() {
+            Engine::Postgres => format!(
+                "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}) \
+                 SELECT {}, {} FROM c LEFT JOIN license_users u ON u.id = c.license_user_id",
+                code_cols!(),
+                code_cols!(c),
+                user_cols!()
+            ),
+            // SQLite allows no UPDATE inside WITH, but its RETURNING clause may hold scalar subqueries: one primary-key
+            // lookup per user column, in-process, instead of a second statement.
             Engine::Sqlite => {
-                let c = tx
-                    .fetch_optional(
-                        &format!(
-                            "UPDATE authorization_codes SET consumed_at = $1 WHERE \
-                        {CLAIM_CONDITIONS} RETURNING {}",
-                            code_cols!()
-                        ),
-                        p,
-                        code,
-                    )
-                    .await?;
-                match c {
-                    Some(c) => {
-                        let u = tx
-                            .fetch_optional(
-                                concat!(
-                                    "SELECT ",
-                                    user_cols!(),
-                                    " FROM license_users u WHERE u.id \
-                            = $1"
-                                ),
-                                params![&c.license_user_id],
-                                user,
-                            )
-                            .await?;
-                        Some((c, u))
-                    }
-                    None => None,
-                }
+                let user_columns: Vec<String> = user_cols!()
+                    .split(", ")
+                    .map(|col| {
+                        format!("(SELECT {col} FROM license_users u WHERE u.id = authorization_codes.license_user_id)")
+                    })
+                    .collect();
+                format!(
+                    "UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}, {}",
+                    code_cols!(),
+                    user_columns.join(", ")
+                )
             }
         };
+        let won: Option<(CodeRecord, Option<LicenseUser>)> = tx
+            .fetch_optional(&sql, p, |r| {
+                let c = code(r)?;
+                let u = match r.opt_text(CODE_COLUMNS)? {
+                    Some(_) => Some(user(&Offset(r, CODE_COLUMNS))?),
+                    None => None,
+                };
+                Ok((c, u))
+            })
+            .await?;
         let Some((code, user)) = won else { return Ok(CodeClaimed::Lost) };
         if let Some(r) = refresh_for.and_then(|f| f(&code)) {
             insert_refresh(&mut tx, &r).await?;

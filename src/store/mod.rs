@@ -23,10 +23,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use db::Db;
-pub use db::Engine;
+use db::{Db, Pool};
+pub use db::{Engine, StatementCount};
 
-use crate::model::{CustomerAccount, OAuthClient};
+use crate::model::{ApiKey, CustomerAccount, OAuthClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,6 +67,10 @@ pub struct Store {
     pub(crate) clients: cache::TtlCache<Arc<OAuthClient>>,
     /// Customer accounts by id and by (organization, code).
     pub(crate) accounts: cache::TtlCache<Arc<CustomerAccount>>,
+    /// License API keys by key: read on every License API request (issue 12 item 7: a code activation in at most five
+    /// round trips). A revocation through this process clears it; another process's is seen within `cache::TTL`,
+    /// as for a disabled product.
+    pub(crate) api_keys: cache::TtlCache<Arc<ApiKey>>,
 }
 
 /// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
@@ -88,7 +92,7 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let db = if let Some(path) = sqlite_path(url) {
             let path = path.to_string();
-            Db::Sqlite(Arc::new(
+            Pool::Sqlite(Arc::new(
                 tokio::task::spawn_blocking(move || sqlite::Pool::open(std::path::Path::new(&path)))
                     .await
                     .map_err(|e| StoreError::Db(e.to_string()))??,
@@ -103,9 +107,14 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("connecting to {}: {e}", redact_url(url))))?;
-            Db::Postgres(pool)
+            Pool::Postgres(pool)
         };
-        Ok(Store { db, clients: Default::default(), accounts: Default::default() })
+        Ok(Store {
+            db: Db::new(db),
+            clients: Default::default(),
+            accounts: Default::default(),
+            api_keys: Default::default(),
+        })
     }
 
     /// `/readyz`: one round trip.
@@ -117,21 +126,27 @@ impl Store {
         self.db.engine()
     }
 
+    /// The statements this store (and its clones) has run so far: queries and writes, and transaction control
+    /// apart (see `db::Counters`). Read-only; for `/metrics` and the round-trip tests.
+    pub fn statement_count(&self) -> StatementCount {
+        self.db.counters.snapshot()
+    }
+
     /// Background maintenance for SQLite: copy the WAL into the database file, off the request path.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        match &self.db {
-            db::Db::Sqlite(pool) => {
+        match &self.db.pool {
+            Pool::Sqlite(pool) => {
                 let pool = pool.clone();
                 tokio::task::spawn_blocking(move || pool.checkpoint())
                     .await
                     .map_err(|e| StoreError::Db(e.to_string()))?
             }
-            db::Db::Postgres(_) => Ok(()),
+            Pool::Postgres(_) => Ok(()),
         }
     }
 
     pub async fn close(self) {
-        if let Db::Postgres(pool) = self.db {
+        if let Pool::Postgres(pool) = self.db.pool {
             pool.close().await;
         }
     }
@@ -140,6 +155,7 @@ impl Store {
     pub fn clear_caches(&self) {
         self.clients.clear();
         self.accounts.clear();
+        self.api_keys.clear();
     }
 }
 

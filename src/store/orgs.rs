@@ -1,4 +1,6 @@
 //! Organizations (the tenants), their License API keys and their management tokens.
+use std::sync::Arc;
+
 use super::db::{params, Row};
 use super::{new_id, Store, StoreError};
 use crate::crypto::secrets::Secret;
@@ -82,14 +84,21 @@ impl Store {
         })
     }
 
+    /// By key; cached for `cache::TTL` (hits only, like products).
     pub async fn find_api_key(&self, api_key: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.db
-            .fetch_optional(
-                "SELECT id, organization_id, api_key, shared_key, revoked, created_at FROM api_keys WHERE api_key = $1",
-                params![api_key],
-                self::api_key,
-            )
-            .await
+        let load = async {
+            let found = self
+                .db
+                .fetch_optional(
+                    "SELECT id, organization_id, api_key, shared_key, revoked, created_at FROM api_keys WHERE \
+                        api_key = $1",
+                    params![api_key],
+                    self::api_key,
+                )
+                .await?;
+            Ok::<_, StoreError>(found.map(Arc::new))
+        };
+        Ok(self.api_keys.get_or_load(api_key, load).await?.map(|k| (*k).clone()))
     }
 
     pub async fn list_api_keys(&self, organization_id: &str) -> Result<Vec<ApiKey>, StoreError> {
@@ -105,6 +114,7 @@ impl Store {
 
     pub async fn revoke_api_key(&self, api_key: &str) -> Result<(), StoreError> {
         let n = self.db.execute("UPDATE api_keys SET revoked = true WHERE api_key = $1", params![api_key]).await?;
+        self.api_keys.clear();
         if n == 0 {
             return Err(StoreError::NotFound("api key"));
         }

@@ -27,7 +27,9 @@ pub enum Reservation {
 }
 
 impl Store {
-    /// Reserves an attempt on `key` (see the module doc).
+    /// Reserves an attempt on `key` (see the module doc). The attempt over the limit locks the key in the same
+    /// statement: were the lock a second statement, a concurrent success could delete the row in between, and the
+    /// rest of a burst would start a fresh count (issue 13 item 3).
     pub async fn reserve_login_attempt(&self, key: &str, limits: Limits, now: i64) -> Result<Reservation, StoreError> {
         let counted = self
             .db
@@ -35,16 +37,19 @@ impl Store {
                 "INSERT INTO login_throttles (key, failures, locked_until, expires_at) VALUES ($1, 1, NULL, $2) \
                  ON CONFLICT (key) DO UPDATE SET \
                  failures = CASE WHEN login_throttles.expires_at <= $3 THEN 1 ELSE login_throttles.failures + 1 END, \
-                 locked_until = NULL, expires_at = $2 \
+                 locked_until = CASE WHEN login_throttles.expires_at > $3 AND login_throttles.failures >= $4 THEN $5 \
+                     ELSE NULL END, \
+                 expires_at = CASE WHEN login_throttles.expires_at > $3 AND login_throttles.failures >= $4 THEN $5 \
+                     ELSE $2 END \
                  WHERE login_throttles.locked_until IS NULL OR login_throttles.locked_until <= $3 \
-                 RETURNING failures",
-                params![key, now + limits.window, now],
-                |r| r.int32(0),
+                 RETURNING failures, locked_until",
+                params![key, now + limits.window, now, limits.threshold, now + limits.lock_seconds],
+                |r| Ok((r.int32(0)?, r.opt_int(1)?)),
             )
             .await?;
         match counted {
-            Some(attempt) if attempt <= limits.threshold => Ok(Reservation::Granted { attempt }),
-            Some(_) => Ok(Reservation::Locked { until: self.lock_login_key(key, limits, now).await?.0 }),
+            Some((attempt, _)) if attempt <= limits.threshold => Ok(Reservation::Granted { attempt }),
+            Some((_, until)) => Ok(Reservation::Locked { until: until.unwrap_or(now + limits.lock_seconds) }),
             None => {
                 let until = self
                     .db
@@ -71,9 +76,16 @@ impl Store {
         Ok(self.lock_login_key(key, limits, now).await?.1)
     }
 
-    /// The reserved attempt succeeded: the count starts over.
-    pub async fn login_attempt_succeeded(&self, key: &str) -> Result<(), StoreError> {
-        self.db.execute("DELETE FROM login_throttles WHERE key = $1", params![key]).await.map(|_| ())
+    /// The reserved attempt succeeded: the count starts over, unless concurrent attempts have locked the key since
+    /// this one was reserved. Lifting their lock would let the rest of their burst be checked (issue 13 item 3).
+    pub async fn login_attempt_succeeded(&self, key: &str, now: i64) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR locked_until <= $2)",
+                params![key, now],
+            )
+            .await
+            .map(|_| ())
     }
 
     /// Forgets the counters and locks of these keys (a password reset, an operator's unlock).

@@ -1,5 +1,7 @@
 //! Independent clients against the real server: Python authlib as relying party, headless Chromium through the
 //! hosted login. Their dependencies come from `.ci/install-deps.sh`; a missing one fails the test loudly.
+use serde_json::json;
+
 use crate::dual;
 use crate::helpers::TestApp;
 
@@ -97,11 +99,22 @@ async fn chromium_german_login_page(app: TestApp) {
     assert_eq!(r["ok"], true, "{r}");
 }
 
+/// Issue 12 item 10 with the library that found it: openid-client v6 (tests/oidc) signs in with code + PKCE, is
+/// signed in silently the second time, and `max_age=0` right after (same second) shows the login form again.
+async fn openid_client_max_age_zero_forces_a_fresh_login(app: TestApp) {
+    let r = run_script(&app, "node", "tests/oidc/openid_client_rp.mjs", "max_age", &[]).await;
+    assert_eq!(r["first_login_form"], true, "{r}");
+    assert_eq!(r["second_login_form"], false, "the session answers a plain request: {r}");
+    assert_eq!(r["max_age_0_login_form"], true, "max_age=0 is prompt=login: {r}");
+    assert_eq!((&r["same_sub"], &r["auth_time_present"]), (&json!(true), &json!(true)), "{r}");
+}
+
 dual!(
     authlib_code_pkce_refresh_userinfo_revoke_introspect,
     authlib_implicit_flows,
     chromium_walks_sso_url_to_the_redirect_uri,
-    chromium_german_login_page
+    chromium_german_login_page,
+    openid_client_max_age_zero_forces_a_fresh_login
 );
 
 async fn sdk(app: &TestApp, program: &str, script: &str, scenario: &str) -> serde_json::Value {

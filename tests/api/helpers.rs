@@ -24,6 +24,9 @@ pub struct TestApp {
     pub db: Db,
     _tmp: tempfile::TempDir,
     pg_database: Option<String>,
+    /// The PostgreSQL role the server connects as, when not the admin (`spawn_app_as_role`); dropped after the
+    /// database.
+    pg_role: Option<String>,
 }
 
 fn pg_admin_url() -> String {
@@ -47,9 +50,29 @@ fn template_keys() -> &'static PathBuf {
 
 /// Runs one statement on the PostgreSQL admin database.
 pub async fn pg_admin(sql: &str) -> Result<(), sqlx::Error> {
-    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await?;
+    pg_admin_on(None, sql).await
+}
+
+/// Runs one statement as the admin user, on the admin database or on `database`.
+pub async fn pg_admin_on(database: Option<&str>, sql: &str) -> Result<(), sqlx::Error> {
+    let url = match database {
+        None => pg_admin_url(),
+        Some(d) => pg_url(d, None),
+    };
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
     sqlx::query(sql).execute(&mut conn).await?;
     conn.close().await
+}
+
+/// The URL of `database` on the admin URL's server, as the admin user or as `role`.
+fn pg_url(database: &str, role: Option<&str>) -> String {
+    let mut url = url::Url::parse(&pg_admin_url()).expect("KEYWAY_TEST_PG is a URL");
+    url.set_path(&format!("/{database}"));
+    if let Some(r) = role {
+        url.set_username(r).expect("a role name");
+        url.set_password(None).expect("no password");
+    }
+    url.to_string()
 }
 
 pub fn real_now() -> i64 {
@@ -78,6 +101,17 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(db, None, tweak).await
+}
+
+/// The server on a fresh PostgreSQL database, connecting as `role`: a LOGIN role without superuser rights made by
+/// the caller (which may then revoke CONNECT from it, something that does not stop a superuser). The role gets the
+/// database's `public` schema; it is dropped with the app.
+pub async fn spawn_app_as_role(role: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(Db::Postgres, Some(role), tweak).await
+}
+
+async fn spawn(db: Db, role: Option<&str>, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let tmp = tempfile::tempdir().expect("tempdir");
     let keys_dir = tmp.path().join("keys");
     std::fs::create_dir_all(&keys_dir).expect("keys dir");
@@ -92,12 +126,10 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
             pg_admin(&format!("CREATE DATABASE \"{name}\""))
                 .await
                 .expect("PostgreSQL at 127.0.0.1:5432 must be reachable for the tests");
-            let base = pg_admin_url();
-            let url = match base.rsplit_once('/') {
-                Some((prefix, _)) => format!("{prefix}/{name}"),
-                None => panic!("bad KEYWAY_TEST_PG"),
-            };
-            (url, Some(name))
+            if let Some(r) = role {
+                pg_admin_on(Some(&name), &format!("GRANT ALL ON SCHEMA public TO \"{r}\"")).await.expect("grant");
+            }
+            (pg_url(&name, role), Some(name))
         }
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -114,17 +146,31 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
         .cookie_store(true)
         .build()
         .expect("client");
-    TestApp { base: config.issuer.clone(), state, clock, demo, client, db, _tmp: tmp, pg_database }
+    TestApp {
+        base: config.issuer.clone(),
+        state,
+        clock,
+        demo,
+        client,
+        db,
+        _tmp: tmp,
+        pg_database,
+        pg_role: role.map(str::to_string),
+    }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(name) = self.pg_database.take() {
+            let role = self.pg_role.take();
             // Drop runs outside async context: a short-lived runtime on its own thread drops the database.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
                 rt.block_on(async move {
                     let _ = pg_admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    if let Some(r) = role {
+                        let _ = pg_admin(&format!("DROP ROLE IF EXISTS \"{r}\"")).await;
+                    }
                 });
             })
             .join();
@@ -281,6 +327,19 @@ impl TestApp {
             )))
             .await;
         query_param(&loc, "code").expect("code in redirect")
+    }
+
+    /// Redeems a code from `code()` / `next_code()` at the token endpoint: the token response.
+    pub async fn redeem(&self, code: &str) -> serde_json::Value {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:8765/callback"),
+            ("code_verifier", VERIFIER),
+        ];
+        let res = self.token(&form).await;
+        assert_eq!(res.status(), 200, "code redemption");
+        res.json().await.expect("token response")
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {

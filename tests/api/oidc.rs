@@ -323,6 +323,46 @@ async fn prompt_none_and_login_and_max_age(app: TestApp) {
     assert_eq!(res.status(), 200, "max_age exceeded: login again");
 }
 
+/// Issue 12 item 10 (found by openid-client): OIDC Core §3.1.2.1 makes `max_age=0` a `prompt=login`. Right after a
+/// login, in the same second (the manual clock does not move), the session must not answer it.
+async fn max_age_zero_right_after_login_shows_the_login_page(app: TestApp) {
+    app.code("openid").await;
+    let pkce = format!("code_challenge={CHALLENGE}&code_challenge_method=S256");
+    let url = app.authorize_url(&format!("response_type=code&scope=openid&max_age=0&{pkce}"));
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200, "max_age=0 in the second of the login: the login page again");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("name=\"password\""), "{page}");
+    // Signing in answers the request (the fresh login satisfies max_age=0: no loop), with a new auth_time.
+    let res = app.submit_login(&page, &app.demo.user_email, &app.demo.user_password).await;
+    assert_eq!(res.status(), 303);
+    assert!(query_param(res.headers()["location"].to_str().unwrap(), "code").is_some());
+    // max_age=1 in the same second is satisfied by the session.
+    let url = app.authorize_url(&format!("response_type=code&scope=openid&max_age=1&{pkce}"));
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(query_param(res.headers()["location"].to_str().unwrap(), "code").is_some());
+}
+
+/// Issue 12 item 10 (found by openid-client): the error for an unsupported response type that would return tokens
+/// from the authorization endpoint goes in the fragment, where its relying party reads (OAuth 2.0 Multiple Response
+/// Types §5), with `state` and `iss`; a plain unknown type's error goes in the query.
+async fn unsupported_response_types_with_tokens_answer_in_the_fragment(app: TestApp) {
+    for rt in ["code%20id_token", "id_token%20code", "code%20token", "code%20id_token%20token"] {
+        let url = app.authorize_url(&format!("response_type={rt}&scope=openid&state=h&nonce=n"));
+        let res = app.client.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 303, "{rt}");
+        let loc = res.headers()["location"].to_str().unwrap().to_string();
+        assert!(loc.starts_with(&format!("{CB}#")) && query_param(&loc, "error").is_none(), "{rt}: {loc}");
+        let frag = fragment_params(&loc);
+        assert_eq!(frag["error"], "unsupported_response_type", "{rt}");
+        assert_eq!((frag["state"].as_str(), frag["iss"].as_str()), ("h", app.base.as_str()), "{rt}");
+    }
+    let res = app.client.get(app.authorize_url("response_type=bogus&scope=openid&state=h")).send().await.unwrap();
+    let loc = res.headers()["location"].to_str().unwrap();
+    assert_eq!(query_param(loc, "error").as_deref(), Some("unsupported_response_type"), "{loc}");
+}
+
 async fn csrf_is_required_and_failures_look_alike(app: TestApp) {
     let page = app.login_page(&app.authorize_url("response_type=code&scope=openid")).await;
     let authz = hidden(&page, "authz").unwrap();
@@ -527,6 +567,8 @@ dual!(
     implicit_flows_use_the_fragment_with_at_hash,
     unknown_client_and_open_redirects_never_redirect,
     prompt_none_and_login_and_max_age,
+    max_age_zero_right_after_login_shows_the_login_page,
+    unsupported_response_types_with_tokens_answer_in_the_fragment,
     csrf_is_required_and_failures_look_alike,
     repeated_failures_lock_out_and_are_audited,
     german_login_page,

@@ -16,6 +16,14 @@ async fn metrics_count_requests_and_logins(app: TestApp) {
     let line = m.lines().find(|l| l.starts_with("keyway_http_requests_total{status=\"3xx\"}")).unwrap();
     assert!(line.split(' ').nth(1).unwrap().parse::<u64>().unwrap() >= 1);
     assert!(m.contains("keyway_signing_keys_published 1"));
+    assert!(m.contains("keyway_password_verifications_total 1\n"), "one sign-in, one argon2 verification: {m}");
+    let statements = |kind: &str| -> u64 {
+        let prefix = format!("keyway_db_statements_total{{kind=\"{kind}\"}} ");
+        m.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap().parse().unwrap()
+    };
+    let now = app.state.store.statement_count();
+    assert!(statements("statement") > 0 && statements("statement") <= now.statements);
+    assert!(statements("transaction_control") > 0 && statements("transaction_control") <= now.transaction_control);
 }
 
 async fn sweep_deletes_expired_rows_in_batches_and_keeps_live_ones(app: TestApp) {

@@ -9,6 +9,7 @@
 pub mod oidc;
 pub mod saml;
 pub mod setup;
+pub mod xmlsec_log;
 
 use std::sync::Arc;
 

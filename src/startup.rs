@@ -72,6 +72,14 @@ fn spawn_background(state: web::Data<AppState>) {
     });
     let s = state.clone();
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            s.rate_limits.forget_idle();
+        }
+    });
+    let s = state.clone();
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;

@@ -168,6 +168,22 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
 
+/// The client address as an IP, for the rate limits (`client_ip` may carry a port, or a proxy's odd value).
+pub fn client_ip_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let raw = client_ip(req)?;
+    raw.parse()
+        .ok()
+        .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| raw.trim_start_matches('[').split(']').next().and_then(|v| v.parse().ok()))
+}
+
+/// Too many requests from this address or for this account: 429 with `Retry-After` (RFC 6585 §4) on the error page.
+pub fn too_many_requests(req: &HttpRequest, wait: crate::ratelimit::RetryAfter) -> HttpResponse {
+    let mut res = error_page(req, StatusCode::TOO_MANY_REQUESTS, strings(req).too_many_requests);
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.seconds()));
+    res
+}
+
 /// The form body of a hosted-UI POST, or the page to answer instead (oversize, unreadable, malformed).
 pub async fn form(req: &HttpRequest, payload: actix_web::web::Payload) -> Result<crate::params::Params, HttpResponse> {
     let body = super::read_body(payload).await.map_err(|e| error_page(req, status_of(&e), &e.to_string()))?;

@@ -128,6 +128,21 @@ async fn open_store(config: &Config) -> Result<Store, CliError> {
     Ok(Store::open(&config.database_url, 2).await?)
 }
 
+/// Whether errors go out as JSON log lines: `log_format = "json"` in the configuration, or in the environment when
+/// the configuration itself is what failed.
+pub fn json_logs(config_file: Option<&std::path::Path>) -> bool {
+    match Config::load(config_file.map(PathBuf::from)) {
+        Ok(c) => c.log_format == "json",
+        Err(_) => std::env::var("KEYWAY_LOG_FORMAT").is_ok_and(|v| v.trim() == "json"),
+    }
+}
+
+/// A fatal error as one JSON log line on stderr, like every other line the server writes in JSON mode.
+pub fn log_error_json(e: &CliError) {
+    let _ = tracing_subscriber::fmt().json().with_writer(std::io::stderr).try_init();
+    tracing::error!(error = %e, "keyway stopped with an error");
+}
+
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KEYWAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -146,7 +161,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
     let app = crate::startup::build(config.clone(), crate::clock::Clock::System).await?;
     let database = redact_url(&config.database_url);
     tracing::info!(bind = %config.bind, port = app.port, issuer = %config.issuer, %database, "keyway listening");
-    app.run_until_stopped().await?;
+    app.run_until_signalled().await?;
     Ok(())
 }
 

@@ -100,6 +100,33 @@ impl Store {
         } else {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Unavailable(format!("database_url {}: {e}", redact_url(url))))?;
+            // One direct attempt first: the pool retries a refused connection until its timeout and then reports
+            // only "pool timed out"; a single connection fails at once with the cause (refused, unknown host,
+            // authentication, no such database).
+            let target = format!("{}:{}", opts.get_host(), opts.get_port());
+            match tokio::time::timeout(
+                PG_CONNECT_TIMEOUT,
+                <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&opts),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => {
+                    let _ = sqlx::Connection::close(conn).await;
+                }
+                Ok(Err(e)) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "connecting to PostgreSQL at {target} ({}): {e}",
+                        redact_url(url)
+                    )))
+                }
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "connecting to PostgreSQL at {target} ({}): no answer within {} s",
+                        redact_url(url),
+                        PG_CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(max_connections)
                 .min_connections(0)

@@ -141,6 +141,7 @@ pub fn print(d: &Demo, json: bool) {
         return;
     }
     super::say(format_args!("keyway demo data"));
+    super::say(format_args!("  organization           {ORG} (the --org of the management commands)"));
     super::say(format_args!("  issuer / URL           {}", d.issuer));
     super::say(format_args!("  login (demo user)      {} / {}", d.user_email, d.user_password));
     super::say(format_args!("  License API key        {}", d.api_key));

@@ -157,11 +157,21 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     error_page(&req, StatusCode::NOT_FOUND, strings(&req).not_found)
 }
 
-/// The client address for the audit trail: the peer, or `X-Forwarded-For` when configured behind a proxy.
+/// The client address for the audit trail and the rate limits: the peer, or, when configured behind a proxy, the
+/// last `X-Forwarded-For` entry: the one the proxy in front appended. Earlier entries come from the client and
+/// could be anything (a script would send a new one with each request to dodge the per-address limit).
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
     let trust = req.app_data::<actix_web::web::Data<AppState>>().is_some_and(|s| s.config.trust_forwarded_for);
     if trust {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .last();
+        if let Some(ip) = forwarded {
             return Some(ip.to_string());
         }
     }

@@ -144,6 +144,16 @@ impl Store {
         })
     }
 
+    /// Whether the database holds keyway's schema (the migrations table), for the commands that must not create an
+    /// installation. A failure to reach the database is an error, a missing table is `false`.
+    pub async fn has_schema(&self) -> Result<bool, StoreError> {
+        match self.db.fetch_optional("SELECT 1 FROM seaql_migrations LIMIT 1", &[], |r| r.int32(0)).await {
+            Ok(row) => Ok(row.is_some()),
+            Err(e) if e.is_unavailable() => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+
     /// `/readyz`: one round trip.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.fetch_optional("SELECT 1", &[], |r| r.int32(0)).await.map(|_| ())
@@ -187,7 +197,7 @@ impl Store {
 }
 
 /// The file of a `sqlite:` URL (`sqlite://data/keyway.db`, `sqlite:data.db`, query options ignored).
-fn sqlite_path(url: &str) -> Option<&str> {
+pub fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     Some(rest.split('?').next().unwrap_or(rest))
 }

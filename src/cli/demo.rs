@@ -19,7 +19,7 @@ pub const USER_EMAIL: &str = "demo@example.com";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 pub const MAX_ACTIVATIONS: i32 = 3;
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Demo {
     pub issuer: String,
     pub api_key: String,

@@ -5,6 +5,7 @@
 mod activation;
 mod backend_sso;
 mod external;
+mod faults;
 mod federation;
 mod hardening;
 mod helpers;
@@ -13,6 +14,7 @@ mod lockout;
 mod oidc;
 mod ops;
 mod outage;
+mod process;
 mod round_trips;
 mod sdk_matrix;
 mod sso_url;

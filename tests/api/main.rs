@@ -15,6 +15,7 @@ mod oidc;
 mod ops;
 mod outage;
 mod process;
+mod ratelimit;
 mod round_trips;
 mod sdk_matrix;
 mod sso_url;

@@ -35,6 +35,7 @@ pub enum Command {
     Migrate,
     /// Create (idempotently) a demo organization, API key, product, customer account, user and license, and print them.
     Demo {
+        /// Print the demo data as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -4,6 +4,7 @@
 
 mod activation;
 mod backend_sso;
+mod cli;
 mod external;
 mod faults;
 mod federation;

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod params;
+pub mod ratelimit;
 pub mod sso;
 pub mod startup;
 pub mod state;

@@ -14,12 +14,57 @@ use crate::state::{cores, AppState, StartError};
 pub struct Application {
     pub port: u16,
     pub server: Server,
+    /// `/metrics` on its own address (`metrics_bind`), with its port.
+    pub metrics: Option<(u16, Server)>,
     pub state: web::Data<AppState>,
 }
 
 impl Application {
+    /// Runs until both servers stop (by `stop`, or in tests with the runtime).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((_, m)) => futures_util::future::try_join(self.server, m).await.map(|_| ()),
+            None => self.server.await,
+        }
+    }
+
+    /// `keyway serve`: runs until SIGTERM or SIGINT, then stops accepting connections and lets requests in flight
+    /// finish for up to `shutdown_timeout` seconds (actix's graceful stop) before the workers are stopped.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let mut handles = vec![self.server.handle()];
+        handles.extend(self.metrics.as_ref().map(|(_, m)| m.handle()));
+        let drain = self.state.config.shutdown_timeout;
+        tokio::spawn(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, drain_seconds = drain, "shutting down: new connections refused, draining requests");
+            futures_util::future::join_all(handles.iter().map(|h| h.stop(true))).await;
+        });
+        let result = self.run_until_stopped().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// The first of SIGTERM (docker stop, systemd, Kubernetes) and SIGINT (Ctrl-C); both drain gracefully.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
     }
 }
 
@@ -38,19 +83,48 @@ pub async fn build_with_listener(
 ) -> Result<Application, StartError> {
     let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
     let workers = if config.workers == 0 { cores() } else { config.workers };
+    let metrics_listener = match &config.metrics_bind {
+        Some(addr) => Some(TcpListener::bind(addr).map_err(|e| StartError::Bind { addr: addr.clone(), source: e })?),
+        None => None,
+    };
+    let public_metrics = metrics_listener.is_none();
+    let drain = Duration::from_secs(config.shutdown_timeout);
     let state = web::Data::new(AppState::new(config, clock).await?);
     spawn_background(state.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).wrap(from_fn(crate::http::observe)).configure(crate::http::configure)
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(crate::http::observe))
+            .configure(|cfg| crate::http::configure(cfg, public_metrics))
     })
     .workers(workers)
     .backlog(2048)
     .keep_alive(Duration::from_secs(30))
+    // Signals are handled by `run_until_signalled` (SIGINT drains too; actix would stop at once on it).
+    .disable_signals()
+    .shutdown_timeout(drain.as_secs())
     .listen(listener)
     .map_err(|e| StartError::Other(e.to_string()))?
     .run();
-    Ok(Application { port, server, state })
+    let metrics = match metrics_listener {
+        Some(l) => {
+            let mport = l.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
+            let data = state.clone();
+            let m = HttpServer::new(move || {
+                App::new().app_data(data.clone()).configure(crate::http::health::configure_metrics)
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(drain.as_secs())
+            .listen(l)
+            .map_err(|e| StartError::Other(e.to_string()))?
+            .run();
+            Some((mport, m))
+        }
+        None => None,
+    };
+    Ok(Application { port, server, metrics, state })
 }
 
 /// Key reload every 10 s, the expired-row sweep every 5 min and (SQLite) a WAL checkpoint every 30 s, for as long
@@ -68,6 +142,14 @@ fn spawn_background(state: web::Data<AppState>) {
                 Ok(Err(e)) => tracing::error!(error = %e, "reloading signing keys failed"),
                 Err(e) => tracing::error!(error = %e, "key reload task failed"),
             }
+        }
+    });
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            s.rate_limits.forget_idle();
         }
     });
     let s = state.clone();

@@ -28,6 +28,7 @@ pub struct AppState {
     /// The discovery document, serialised once (it only changes with the config).
     pub discovery_json: bytes::Bytes,
     pub metrics: crate::metrics::Metrics,
+    pub rate_limits: crate::ratelimit::RateLimits,
     /// The HTTP client and discovery cache for customers' identity providers.
     pub federation: crate::federation::Federation,
 }
@@ -86,6 +87,7 @@ impl AppState {
                 lock_seconds: config.lockout_seconds,
             },
         };
+        let rate_limits = crate::ratelimit::RateLimits::new(&config);
         Ok(AppState {
             config,
             store,
@@ -97,6 +99,7 @@ impl AppState {
             clock,
             discovery_json,
             metrics: Default::default(),
+            rate_limits,
             federation: crate::federation::Federation::new()
                 .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?,
         })

@@ -19,7 +19,7 @@ pub const USER_EMAIL: &str = "demo@example.com";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 pub const MAX_ACTIVATIONS: i32 = 3;
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Demo {
     pub issuer: String,
     pub api_key: String,
@@ -141,6 +141,7 @@ pub fn print(d: &Demo, json: bool) {
         return;
     }
     super::say(format_args!("keyway demo data"));
+    super::say(format_args!("  organization           {ORG} (the --org of the management commands)"));
     super::say(format_args!("  issuer / URL           {}", d.issuer));
     super::say(format_args!("  login (demo user)      {} / {}", d.user_email, d.user_password));
     super::say(format_args!("  License API key        {}", d.api_key));

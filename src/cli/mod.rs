@@ -35,9 +35,12 @@ pub enum Command {
     Migrate,
     /// Create (idempotently) a demo organization, API key, product, customer account, user and license, and print them.
     Demo {
+        /// Print the demo data as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// Exit 0 when the server on `bind` answers `/readyz` (database reachable): the container health check.
+    Healthcheck,
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -71,6 +74,8 @@ pub enum CliError {
     Keys(#[from] crate::crypto::keys::KeyError),
     #[error("{0}")]
     Usage(String),
+    #[error("no keyway installation found: {0}")]
+    NotInstalled(String),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -82,7 +87,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
             open_store(&config).await?;
-            say(format!("migrations applied to {}", redact_url(&config.database_url)));
+            // The keys too: a deployment's one-shot migrate job sets up everything the replicas share.
+            let keys_dir = config.keys_dir.clone();
+            let alg = config.access_token_signing_alg;
+            tokio::task::spawn_blocking(move || {
+                KeyRing::load_or_create(&keys_dir, now, alg)?;
+                LicenseSigner::load_or_create(&keys_dir)?;
+                crate::crypto::keys::load_or_create_cookie_key(&keys_dir).map(|_| ())
+            })
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))??;
+            say(format!(
+                "migrations applied to {}; keys in {}",
+                redact_url(&config.database_url),
+                absolute(&config.keys_dir).display()
+            ));
             Ok(())
         }
         Command::Demo { json } => {
@@ -91,14 +110,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             demo::print(&d, json);
             Ok(())
         }
-        Command::Keys(KeysCommand::Rotate) => {
+        Command::Healthcheck => healthcheck(&config).await,
+        Command::Keys(cmd) => {
+            require_keys(&config)?;
+            keys(&config, cmd, now)
+        }
+        Command::Idp(cmd) => {
+            let store = open_existing(&config).await?;
+            idp::run(&store, &config, cmd, now).await
+        }
+        Command::Manage(cmd) => {
+            let store = open_existing(&config).await?;
+            manage::run(&store, &config, cmd, now).await
+        }
+    }
+}
+
+fn keys(config: &Config, cmd: KeysCommand, now: i64) -> Result<(), CliError> {
+    match cmd {
+        KeysCommand::Rotate => {
             let ring = KeyRing::rotate(&config.keys_dir, now, config.access_token_signing_alg)?;
             let signing: Vec<String> =
                 ring.describe().into_iter().filter(|d| d.2).map(|d| format!("{} ({})", d.0, d.1.as_str())).collect();
             say(format!("new signing keys {}; published keys: {}", signing.join(", "), ring.kids().join(", ")));
             Ok(())
         }
-        Command::Keys(KeysCommand::List) => {
+        KeysCommand::List => {
             let ring = KeyRing::load_or_create(&config.keys_dir, now, config.access_token_signing_alg)?;
             for (kid, alg, signing) in ring.describe() {
                 say(format!(
@@ -109,23 +146,94 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Keys(KeysCommand::LicensePublic) => {
+        KeysCommand::LicensePublic => {
             say(LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().trim_end());
             Ok(())
-        }
-        Command::Idp(cmd) => {
-            let store = open_store(&config).await?;
-            idp::run(&store, &config, cmd, now).await
-        }
-        Command::Manage(cmd) => {
-            let store = open_store(&config).await?;
-            manage::run(&store, &config, cmd, now).await
         }
     }
 }
 
+/// GET /readyz on this machine's `bind` port (an all-interfaces bind is asked on loopback), 3 s at most.
+async fn healthcheck(config: &Config) -> Result<(), CliError> {
+    let mut addr: std::net::SocketAddr =
+        config.bind.parse().map_err(|_| CliError::Usage(format!("bind {} is not host:port", config.bind)))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+    }
+    let url = format!("http://{addr}/readyz");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(CliError::Usage(format!("{url}: {}", r.status()))),
+        Err(e) => Err(CliError::Usage(format!("{url}: {e}"))),
+    }
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Where this command looked, for the "no installation here" errors.
+fn looked_at(config: &Config) -> String {
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "?".into());
+    format!(
+        "database_url {}, keys_dir {}, working directory {cwd}. Run it where `keyway serve` runs, or pass that \
+        installation's settings (--config, KEYWAY_CONFIG or KEYWAY_* variables); `keyway migrate` creates a new one",
+        redact_url(&config.database_url),
+        absolute(&config.keys_dir).display(),
+    )
+}
+
+/// Commands other than serve, demo and migrate work on an existing installation. Creating a database or keys here
+/// would start a second one silently: an SDK pinned to that installation's key then fails every signature check.
+async fn open_existing(config: &Config) -> Result<Store, CliError> {
+    let missing = |what: &str| CliError::NotInstalled(format!("{what}; looked at {}", looked_at(config)));
+    if let Some(path) = crate::store::sqlite_path(&config.database_url) {
+        if !std::path::Path::new(path).is_file() {
+            return Err(missing(&format!("no keyway database at {}", absolute(std::path::Path::new(path)).display())));
+        }
+    }
+    let store = Store::connect(&config.database_url, 2).await.map_err(|e| missing(&e.to_string()))?;
+    if !store.has_schema().await? {
+        store.close().await;
+        return Err(missing("the database holds no keyway schema"));
+    }
+    store.close().await;
+    open_store(config).await
+}
+
+/// The keys commands read, and `rotate` adds to, the keys of an existing installation; they never create the first.
+fn require_keys(config: &Config) -> Result<(), CliError> {
+    if config.keys_dir.join("license.pem").is_file() {
+        return Ok(());
+    }
+    Err(CliError::NotInstalled(format!(
+        "no keys in {}; looked at {}",
+        absolute(&config.keys_dir).display(),
+        looked_at(config)
+    )))
+}
+
 async fn open_store(config: &Config) -> Result<Store, CliError> {
     Ok(Store::open(&config.database_url, 2).await?)
+}
+
+/// Whether errors go out as JSON log lines: `log_format = "json"` in the configuration, or in the environment when
+/// the configuration itself is what failed.
+pub fn json_logs(config_file: Option<&std::path::Path>) -> bool {
+    match Config::load(config_file.map(PathBuf::from)) {
+        Ok(c) => c.log_format == "json",
+        Err(_) => std::env::var("KEYWAY_LOG_FORMAT").is_ok_and(|v| v.trim() == "json"),
+    }
+}
+
+/// A fatal error as one JSON log line on stderr, like every other line the server writes in JSON mode.
+pub fn log_error_json(e: &CliError) {
+    let _ = tracing_subscriber::fmt().json().with_writer(std::io::stderr).try_init();
+    tracing::error!(error = %e, "keyway stopped with an error");
 }
 
 fn init_tracing(config: &Config) {
@@ -146,7 +254,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
     let app = crate::startup::build(config.clone(), crate::clock::Clock::System).await?;
     let database = redact_url(&config.database_url);
     tracing::info!(bind = %config.bind, port = app.port, issuer = %config.issuer, %database, "keyway listening");
-    app.run_until_stopped().await?;
+    app.run_until_signalled().await?;
     Ok(())
 }
 

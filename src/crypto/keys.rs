@@ -250,8 +250,13 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(|e| file_err(&tmp, e))?;
-    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| file_err(&tmp, e))?;
+    // Errors name the file asked for and its directory, not the temporary name nobody configured.
+    let tmp_err = |e: std::io::Error| file_err(path, format!("{e} (writing a new file in {})", dir.display()));
+    let mut f = opts.open(&tmp).map_err(tmp_err)?;
+    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        tmp_err(e)
+    })?;
     // hard_link fails if the target exists, which is the no-overwrite rule; then drop our copy.
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);

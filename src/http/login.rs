@@ -30,6 +30,11 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Ok(f) => f,
         Err(page) => return page,
     };
+    let limited =
+        state.rate_limits.check(crate::ratelimit::Surface::Login, ui::client_ip_addr(&req), form.get("email"));
+    if let Err(wait) = limited {
+        return ui::too_many_requests(&req, wait);
+    }
     // No pending authorization request: a portal sign-in.
     let Some(raw_authz) = form.get("authz") else {
         return super::account::portal_login(&state, &req, &form).await;

@@ -100,6 +100,33 @@ impl Store {
         } else {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Unavailable(format!("database_url {}: {e}", redact_url(url))))?;
+            // One direct attempt first: the pool retries a refused connection until its timeout and then reports
+            // only "pool timed out"; a single connection fails at once with the cause (refused, unknown host,
+            // authentication, no such database).
+            let target = format!("{}:{}", opts.get_host(), opts.get_port());
+            match tokio::time::timeout(
+                PG_CONNECT_TIMEOUT,
+                <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&opts),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => {
+                    let _ = sqlx::Connection::close(conn).await;
+                }
+                Ok(Err(e)) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "connecting to PostgreSQL at {target} ({}): {e}",
+                        redact_url(url)
+                    )))
+                }
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "connecting to PostgreSQL at {target} ({}): no answer within {} s",
+                        redact_url(url),
+                        PG_CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(max_connections)
                 .min_connections(0)
@@ -115,6 +142,16 @@ impl Store {
             accounts: Default::default(),
             api_keys: Default::default(),
         })
+    }
+
+    /// Whether the database holds keyway's schema (the migrations table), for the commands that must not create an
+    /// installation. A failure to reach the database is an error, a missing table is `false`.
+    pub async fn has_schema(&self) -> Result<bool, StoreError> {
+        match self.db.fetch_optional("SELECT 1 FROM seaql_migrations LIMIT 1", &[], |r| r.int32(0)).await {
+            Ok(row) => Ok(row.is_some()),
+            Err(e) if e.is_unavailable() => Err(e),
+            Err(_) => Ok(false),
+        }
     }
 
     /// `/readyz`: one round trip.
@@ -160,7 +197,7 @@ impl Store {
 }
 
 /// The file of a `sqlite:` URL (`sqlite://data/keyway.db`, `sqlite:data.db`, query options ignored).
-fn sqlite_path(url: &str) -> Option<&str> {
+pub fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     Some(rest.split('?').next().unwrap_or(rest))
 }

@@ -4,7 +4,9 @@
 
 mod activation;
 mod backend_sso;
+mod cli;
 mod external;
+mod faults;
 mod federation;
 mod hardening;
 mod helpers;
@@ -13,6 +15,8 @@ mod lockout;
 mod oidc;
 mod ops;
 mod outage;
+mod process;
+mod ratelimit;
 mod round_trips;
 mod sdk_matrix;
 mod sso_url;

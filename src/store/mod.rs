@@ -11,6 +11,7 @@ pub mod clients;
 pub(crate) mod db;
 pub mod federation;
 pub mod grants;
+pub mod keys;
 pub mod licenses;
 pub mod one_time;
 pub mod orgs;
@@ -71,6 +72,8 @@ pub struct Store {
     /// round trips). A revocation through this process clears it; another process's is seen within `cache::TTL`,
     /// as for a disabled product.
     pub(crate) api_keys: cache::TtlCache<Arc<ApiKey>>,
+    /// The key-encryption key, once the key set is open: customers' IdP secrets are sealed with it.
+    pub(crate) kek: Arc<std::sync::RwLock<Option<Arc<crate::crypto::kek::Kek>>>>,
 }
 
 /// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
@@ -114,6 +117,7 @@ impl Store {
             clients: Default::default(),
             accounts: Default::default(),
             api_keys: Default::default(),
+            kek: Default::default(),
         })
     }
 
@@ -148,6 +152,21 @@ impl Store {
     pub async fn close(self) {
         if let Pool::Postgres(pool) = self.db.pool {
             pool.close().await;
+        }
+    }
+
+    /// Seals IdP secrets with `kek` from now on (`crypto::keyset::open`).
+    pub fn set_kek(&self, kek: Arc<crate::crypto::kek::Kek>) {
+        match self.kek.write() {
+            Ok(mut k) => *k = Some(kek),
+            Err(poisoned) => *poisoned.into_inner() = Some(kek),
+        }
+    }
+
+    pub(crate) fn kek(&self) -> Option<Arc<crate::crypto::kek::Kek>> {
+        match self.kek.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 

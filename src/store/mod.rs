@@ -76,6 +76,9 @@ pub struct Store {
     pub(crate) kek: Arc<std::sync::RwLock<Option<Arc<crate::crypto::kek::Kek>>>>,
 }
 
+/// The advisory lock key serialising migrations across processes ("kway" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6b77_6179;
+
 /// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
 const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -85,9 +88,32 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         // Connecting first creates the SQLite file and fails fast on an unreachable PostgreSQL.
         let store = Self::connect(url, max_connections).await?;
-        migration::run(url)
+        // Replicas starting together on an empty PostgreSQL database would race to create the same tables: a
+        // session-level advisory lock, held on one connection while the migrations run, lets one migrate at a time
+        // (the others then find nothing pending). Released when that connection ends, whatever happens.
+        let lock = match &store.db.pool {
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                Some(conn)
+            }
+            Pool::Sqlite(_) => None,
+        };
+        let migrated = migration::run(url)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))))?;
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))));
+        if let Some(mut conn) = lock {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await;
+            if unlocked.is_err() {
+                // Do not hand a connection that may still hold the lock back to the pool.
+                drop(conn.detach());
+            }
+        }
+        migrated?;
         Ok(store)
     }
 

@@ -86,10 +86,6 @@ impl Node {
         self
     }
 
-    fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.args(args).current_dir(self.dir.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -417,4 +413,90 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Rotation no relying party notices (issue 15 item 2): openid-client caches the JWKS and signs in every 200 ms for
+/// two minutes while `keyway keys rotate` runs with a 70 s publication delay (openid-client refetches a JWKS on an
+/// unknown kid only once it is a minute old). The new key is published at once but signs only after the delay, and
+/// not a single login fails verification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_under_a_caching_relying_party() {
+    const DELAY: i64 = 70;
+    let db = PgDb::new().await;
+    let kek = Kek::generate();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let node = || Node::new(&db, &issuer, port, Some(&kek)).with("KEYWAY_KEY_PUBLICATION_DELAY", &DELAY.to_string());
+    let a = Replica::start(node()).await.expect("replica");
+    let demo = demo(&a.node).await;
+    let old_kid = jwks_kids(&a).await;
+    assert_eq!(old_kid.len(), 1);
+
+    let rp = tokio::process::Command::new("node")
+        .arg("tests/oidc/rotation_rp.mjs")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KW_ISSUER", &issuer)
+        .env("KW_CLIENT_ID", demo["client_id"].as_str().unwrap())
+        .env("KW_CLIENT_SECRET", demo["client_secret"].as_str().unwrap())
+        .env("KW_REDIRECT_URI", CB)
+        .env("KW_ACCOUNT", "demo-customer")
+        .env("KW_USER_EMAIL", "demo@example.com")
+        .env("KW_USER_PASSWORD", demo["user_password"].as_str().unwrap())
+        .env("KW_DURATION_MS", "120000")
+        .kill_on_drop(true)
+        .output();
+    let rp = tokio::spawn(rp);
+    // The relying party has fetched the JWKS for its first logins.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let rotated_at = real_now();
+    let (ok, out, err) = a.node.run(&["keys", "rotate"]).await;
+    assert!(ok, "keys rotate: {err}");
+    assert!(out.contains(&format!("key_publication_delay {DELAY} s")), "{out}");
+    let published = within_a_second(|| async { jwks_kids(&a).await.len() == 2 }).await;
+    assert!(published, "the new key is in the JWKS at once (NOTIFY)");
+    let new_kid = jwks_kids(&a).await.into_iter().find(|k| *k != old_kid[0]).expect("new kid");
+    let (_, list, _) = a.node.run(&["keys", "list"]).await;
+    let state_of = |list: &str, kid: &str| {
+        list.lines().find(|l| l.contains(kid)).and_then(|l| l.split_whitespace().nth(3)).map(str::to_string)
+    };
+    assert_eq!(state_of(&list, &new_kid).as_deref(), Some("published"), "{list}");
+    assert_eq!(state_of(&list, &old_kid[0]).as_deref(), Some("signing"), "{list}");
+
+    let out = rp.await.expect("join").expect("node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("rp json");
+    let logins = report["logins"].as_array().expect("logins");
+    let failures: Vec<&Value> = logins.iter().filter(|l| l["ok"] != true).collect();
+    assert!(failures.is_empty(), "verification failures at the relying party: {failures:?}");
+    let switch = (rotated_at + DELAY) as f64;
+    let kid_at = |pred: &dyn Fn(f64) -> bool| -> Vec<String> {
+        logins
+            .iter()
+            .filter(|l| pred(l["t"].as_f64().unwrap()))
+            .map(|l| l["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = kid_at(&|t| t < switch - 1.0);
+    let after = kid_at(&|t| t > switch + 2.0);
+    assert!(
+        before.len() > 50 && after.len() > 50,
+        "logins on both sides of the switch: {} {}",
+        before.len(),
+        after.len()
+    );
+    assert!(before.iter().all(|k| *k == old_kid[0]), "the new key does not sign before the publication delay");
+    assert!(after.iter().all(|k| *k == new_kid), "the new key signs after it");
+    let (_, list, _) = a.node.run(&["keys", "list"]).await;
+    assert_eq!(state_of(&list, &new_kid).as_deref(), Some("signing"), "{list}");
+    assert_eq!(state_of(&list, &old_kid[0]).as_deref(), Some("retired"), "still published for its tokens: {list}");
+    assert_eq!(jwks_kids(&a).await.len(), 2);
+    // The relying party really cached: it did not fetch the JWKS on every login.
+    let fetches = report["jwks_fetches"].as_array().expect("fetches").len();
+    assert!(fetches <= 3, "{fetches} JWKS fetches for {} logins", logins.len());
+}
+
+async fn jwks_kids(r: &Replica) -> Vec<String> {
+    let jwks: Value = serde_json::from_slice(&r.jwks().await).expect("jwks");
+    jwks["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
 }

@@ -468,7 +468,13 @@ async fn rotation_under_a_caching_relying_party() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("rp json");
     let logins = report["logins"].as_array().expect("logins");
     let failures: Vec<&Value> = logins.iter().filter(|l| l["ok"] != true).collect();
-    assert!(failures.is_empty(), "verification failures at the relying party: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} logins failed verification at the relying party, first: {:?}",
+        failures.len(),
+        logins.len(),
+        failures.iter().take(3).collect::<Vec<_>>()
+    );
     let switch = (rotated_at + DELAY) as f64;
     let kid_at = |pred: &dyn Fn(f64) -> bool| -> Vec<String> {
         logins

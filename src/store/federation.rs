@@ -463,3 +463,75 @@ impl Store {
         Ok(outcome(u))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::kek::{is_sealed, Kek};
+    use crate::model::federation::OidcSettings;
+    use std::sync::Arc;
+
+    fn idp(secret: &str) -> IdentityProvider {
+        IdentityProvider {
+            customer_account_id: "acct-1".into(),
+            display_name: "Acme".into(),
+            settings: IdpSettings::Oidc(OidcSettings {
+                issuer: "https://idp.example".into(),
+                client_id: "c".into(),
+                scopes: vec!["openid".into()],
+                email_claim: "email".into(),
+                allow_unverified_email: false,
+            }),
+            secret: Some(Secret::new(secret)),
+            sp_certificate: None,
+            password_login: false,
+            just_in_time: false,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    async fn stored_secret(store: &Store) -> String {
+        store
+            .db
+            .fetch_optional("SELECT secret FROM identity_providers WHERE customer_account_id = 'acct-1'", &[], |r| {
+                r.text(0)
+            })
+            .await
+            .expect("query")
+            .expect("row")
+    }
+
+    #[tokio::test]
+    async fn idp_secrets_are_sealed_and_plaintext_rows_sealed_at_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&format!("sqlite://{}/k.db", dir.path().display()), 2).await.expect("store");
+        // A row from before sealing (or set by a CLI run without a KEK) is plaintext …
+        store.set_identity_provider(&idp("upstream-secret")).await.expect("set");
+        assert_eq!(stored_secret(&store).await, "upstream-secret");
+        let old = Kek::generate();
+        store.set_kek(Arc::new(Kek::parse(&old).expect("kek")));
+        // … and start-up seals it; reading gives the plaintext back.
+        assert_eq!(store.seal_plaintext_idp_secrets().await.expect("seal"), 1);
+        let sealed = stored_secret(&store).await;
+        assert!(is_sealed(&sealed) && !sealed.contains("upstream-secret"), "{sealed}");
+        let found = store.find_identity_provider("acct-1").await.expect("find").expect("idp");
+        assert_eq!(found.secret.as_ref().map(Secret::expose), Some("upstream-secret"));
+        assert_eq!(store.seal_plaintext_idp_secrets().await.expect("seal"), 0, "sealed once");
+        // New secrets are sealed when written.
+        store.set_identity_provider(&idp("second-secret")).await.expect("set");
+        assert!(is_sealed(&stored_secret(&store).await));
+        // KEK rotation: rewrap under a new first KEK, after which the old one can go.
+        let new = Kek::generate();
+        let both = Kek::parse(&format!("{new},{old}")).expect("both");
+        store.set_kek(Arc::new(Kek::parse(&format!("{new},{old}")).expect("both")));
+        assert_eq!(store.rewrap_idp_secrets(&both).await.expect("rewrap"), 1);
+        assert!(both.is_current(&stored_secret(&store).await));
+        store.set_kek(Arc::new(Kek::parse(&new).expect("new")));
+        let found = store.find_identity_provider("acct-1").await.expect("find").expect("idp");
+        assert_eq!(found.secret.as_ref().map(Secret::expose), Some("second-secret"));
+        // A KEK that did not seal it opens nothing (a store error, never a plaintext guess).
+        store.set_kek(Arc::new(Kek::parse(&old).expect("old")));
+        assert!(store.find_identity_provider("acct-1").await.is_err());
+    }
+}

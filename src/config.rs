@@ -19,7 +19,15 @@ pub struct Config {
     /// Issuer identifier (OIDC Core §2): the public base URL, no trailing slash.
     pub issuer: String,
     pub database_url: String,
+    /// Where a single-process installation keeps `kek.key` (when `key_encryption_key` is not set), and the one-time
+    /// import path of key files from before keys moved into the database.
     pub keys_dir: PathBuf,
+    /// Key-encryption keys: comma-separated base64url 32-byte keys; the first seals the keys in the database, all of
+    /// them open (README "Running several replicas", "Key rotation"). Unset: `<keys_dir>/kek.key`.
+    pub key_encryption_key: Option<Secret>,
+    /// Seconds between `keyway keys rotate` and the new key signing: longer than the JWKS `max-age` (300 s), so
+    /// relying parties have the key before they see a token signed with it.
+    pub key_publication_delay: i64,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     /// Maximum database connections in the pool.
@@ -73,6 +81,9 @@ impl Default for Config {
             issuer: "http://127.0.0.1:8080".into(),
             database_url: "sqlite://data/keyway.db".into(),
             keys_dir: PathBuf::from("keys"),
+            key_encryption_key: None,
+            // JWKS max-age (300 s) + as much again for caches in between and clock skew.
+            key_publication_delay: 600,
             workers: 0,
             db_max_connections: 16,
             access_token_ttl: 3600,
@@ -211,6 +222,14 @@ impl Config {
         ] {
             if v <= 0 {
                 return invalid(key, "must be a positive number of seconds");
+            }
+        }
+        if self.key_publication_delay < 0 {
+            return invalid("key_publication_delay", "must be zero or a positive number of seconds");
+        }
+        if let Some(k) = &self.key_encryption_key {
+            if let Err(e) = crate::crypto::kek::Kek::parse(k.expose()) {
+                return invalid("key_encryption_key", &e.to_string());
             }
         }
         if self.db_max_connections == 0 {

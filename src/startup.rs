@@ -127,23 +127,38 @@ pub async fn build_with_listener(
     Ok(Application { port, server, metrics, state })
 }
 
-/// Key reload every 10 s, the expired-row sweep every 5 min and (SQLite) a WAL checkpoint every 30 s, for as long
-/// as the runtime lives.
+/// Key schedule and reload, invalidations (PostgreSQL), idle rate-limit entries forgotten every minute, the expired-row sweep every 5 min and (SQLite) a WAL
+/// checkpoint every 30 s, for as long as the runtime lives.
 fn spawn_background(state: web::Data<AppState>) {
     let s = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        // Rotation is time-driven (a published key starts signing at its `signing_at`): checking the schedule costs
+        // no database read, so once a second.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
-            let st = s.clone();
-            match tokio::task::spawn_blocking(move || st.reload_keys_if_changed()).await {
-                Ok(Ok(true)) => tracing::info!(kids = ?s.keys().kids(), "signing keys reloaded"),
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "reloading signing keys failed"),
-                Err(e) => tracing::error!(error = %e, "key reload task failed"),
+            match s.advance_keys() {
+                Ok(true) => tracing::info!(kids = ?s.keys().kids(), "signing key schedule advanced"),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "advancing the key schedule failed"),
             }
         }
     });
+    let s = state.clone();
+    tokio::spawn(async move {
+        // PostgreSQL replicas hear about key changes at once (`listen_for_invalidations`); this re-read is the
+        // fallback. SQLite has one server process, but `keyway keys rotate` runs as another: 10 s as before.
+        let period = match s.store.engine() {
+            crate::store::Engine::Sqlite => Duration::from_secs(10),
+            crate::store::Engine::Postgres => Duration::from_secs(60),
+        };
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            reload_keys(&s).await;
+        }
+    });
+    tokio::spawn(listen_for_invalidations(state.clone()));
     let s = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -175,4 +190,48 @@ fn spawn_background(state: web::Data<AppState>) {
             }
         }
     });
+}
+
+async fn reload_keys(state: &AppState) {
+    match state.reload_keys().await {
+        Ok(true) => tracing::info!(kids = ?state.keys().kids(), "signing keys reloaded"),
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
+    }
+}
+
+/// PostgreSQL (issue 15 item 3): other replicas `NOTIFY` when they change keys, products, accounts or API keys; this
+/// process drops its caches or re-reads its keys within a round trip. When the listening connection is lost (a
+/// PostgreSQL restart), notifications may have been missed: after reconnecting, everything cached is dropped and the
+/// keys re-read. SQLite: nothing to listen to.
+async fn listen_for_invalidations(state: web::Data<AppState>) {
+    let mut first = true;
+    loop {
+        let mut listener = match state.store.listen().await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "invalidation listener: connecting failed, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if !first {
+            tracing::info!("invalidation listener reconnected: dropping caches, re-reading keys");
+            state.store.clear_caches();
+            reload_keys(&state).await;
+        }
+        first = false;
+        loop {
+            match listener.next().await {
+                Ok(crate::store::keys::Invalidation::Caches) => state.store.clear_caches(),
+                Ok(crate::store::keys::Invalidation::Keys) => reload_keys(&state).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "invalidation listener lost; reconnecting");
+                    state.store.clear_caches();
+                    break;
+                }
+            }
+        }
+    }
 }

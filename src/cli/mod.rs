@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::crypto::keys::{KeyRing, LicenseSigner};
+use crate::crypto::keyset::{self, KeySettings};
 use crate::store::Store;
 
 #[derive(Parser, Debug)]
@@ -53,12 +53,22 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Add a new OpenID signing key; it signs from now on, older keys stay in the JWKS until their tokens expire.
+    /// Schedule a new OpenID signing key: published in the JWKS now, signing after `key_publication_delay`; the key
+    /// it replaces stays published until the last token it signed expires.
     Rotate,
-    /// List the OpenID keys in the JWKS.
+    /// List every OpenID key with its state (published, signing, retired, removed) and the times of its transitions.
     List,
     /// Print the public PEM of the License API response signing key (configure it in the SDKs).
     LicensePublic,
+    /// Replace the License API response signing key at once. SDKs pin its public key: every client app must be
+    /// updated with the new one (README "Key rotation").
+    RotateLicenseKey {
+        /// Confirm that client apps pinning the current key will reject responses until updated.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Re-seal every key and IdP secret under the first `key_encryption_key` (after adding a new KEK in front).
+    Rewrap,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +82,8 @@ pub enum CliError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Keys(#[from] crate::crypto::keys::KeyError),
+    #[error(transparent)]
+    KeySet(#[from] crate::crypto::keyset::KeySetError),
     #[error("{0}")]
     Usage(String),
     #[error("no keyway installation found: {0}")]
@@ -86,22 +98,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
-            open_store(&config).await?;
-            // The keys too: a deployment's one-shot migrate job sets up everything the replicas share.
-            let keys_dir = config.keys_dir.clone();
-            let alg = config.access_token_signing_alg;
-            tokio::task::spawn_blocking(move || {
-                KeyRing::load_or_create(&keys_dir, now, alg)?;
-                LicenseSigner::load_or_create(&keys_dir)?;
-                crate::crypto::keys::load_or_create_cookie_key(&keys_dir).map(|_| ())
-            })
-            .await
-            .map_err(|e| CliError::Usage(e.to_string()))??;
-            say(format!(
-                "migrations applied to {}; keys in {}",
-                redact_url(&config.database_url),
-                absolute(&config.keys_dir).display()
-            ));
+            let store = open_store(&config).await?;
+            // The migrate job also creates the key set, so replicas started after it find one.
+            keyset::open(&store, &KeySettings::from_config(&config), now).await?;
+            say(format!("migrations applied to {}; keys in the database", redact_url(&config.database_url)));
             Ok(())
         }
         Command::Demo { json } => {
@@ -112,8 +112,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Healthcheck => healthcheck(&config).await,
         Command::Keys(cmd) => {
-            require_keys(&config)?;
-            keys(&config, cmd, now)
+            let store = open_existing(&config).await?;
+            keys_command(&store, &config, cmd, now).await
         }
         Command::Idp(cmd) => {
             let store = open_existing(&config).await?;
@@ -122,33 +122,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Manage(cmd) => {
             let store = open_existing(&config).await?;
             manage::run(&store, &config, cmd, now).await
-        }
-    }
-}
-
-fn keys(config: &Config, cmd: KeysCommand, now: i64) -> Result<(), CliError> {
-    match cmd {
-        KeysCommand::Rotate => {
-            let ring = KeyRing::rotate(&config.keys_dir, now, config.access_token_signing_alg)?;
-            let signing: Vec<String> =
-                ring.describe().into_iter().filter(|d| d.2).map(|d| format!("{} ({})", d.0, d.1.as_str())).collect();
-            say(format!("new signing keys {}; published keys: {}", signing.join(", "), ring.kids().join(", ")));
-            Ok(())
-        }
-        KeysCommand::List => {
-            let ring = KeyRing::load_or_create(&config.keys_dir, now, config.access_token_signing_alg)?;
-            for (kid, alg, signing) in ring.describe() {
-                say(format!(
-                    "{kid}  {}  {}",
-                    alg.as_str(),
-                    if signing { "(signing)" } else { "(retired, still published)" }
-                ));
-            }
-            Ok(())
-        }
-        KeysCommand::LicensePublic => {
-            say(LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().trim_end());
-            Ok(())
         }
     }
 }
@@ -205,20 +178,74 @@ async fn open_existing(config: &Config) -> Result<Store, CliError> {
     open_store(config).await
 }
 
-/// The keys commands read, and `rotate` adds to, the keys of an existing installation; they never create the first.
-fn require_keys(config: &Config) -> Result<(), CliError> {
-    if config.keys_dir.join("license.pem").is_file() {
-        return Ok(());
+async fn open_store(config: &Config) -> Result<Store, CliError> {
+    let store = Store::open(&config.database_url, 2).await?;
+    // IdP secrets set through the CLI are sealed with the KEK when there is one already.
+    if let Ok(Some(kek)) = keyset::resolve_kek(&KeySettings::from_config(config), false) {
+        store.set_kek(std::sync::Arc::new(kek));
     }
-    Err(CliError::NotInstalled(format!(
-        "no keys in {}; looked at {}",
-        absolute(&config.keys_dir).display(),
-        looked_at(config)
-    )))
+    Ok(store)
 }
 
-async fn open_store(config: &Config) -> Result<Store, CliError> {
-    Ok(Store::open(&config.database_url, 2).await?)
+fn timestamp(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+async fn keys_command(store: &Store, config: &Config, cmd: KeysCommand, now: i64) -> Result<(), CliError> {
+    let settings = KeySettings::from_config(config);
+    let (kek, loaded) = keyset::open_existing(store, &settings, now).await?;
+    match cmd {
+        KeysCommand::Rotate => {
+            let rows = keyset::rotate(store, &kek, &settings, now).await?;
+            for r in rows {
+                say(format!(
+                    "{} {} published now, signs from {} (key_publication_delay {} s)",
+                    r.id,
+                    r.alg,
+                    timestamp(r.signing_at),
+                    settings.publication_delay
+                ));
+            }
+        }
+        KeysCommand::List => {
+            say("ID  ALG  KID  STATE  PUBLISHED  SIGNING  RETIRED  REMOVED");
+            let opt = |t: Option<i64>| t.map(timestamp).unwrap_or_else(|| "-".into());
+            for s in loaded.ring.statuses() {
+                say(format!(
+                    "{}  {}  {}  {}  {}  {}  {}  {}",
+                    s.id,
+                    s.alg.as_str(),
+                    s.kid,
+                    s.state.as_str(),
+                    timestamp(s.published_at),
+                    timestamp(s.signing_at),
+                    opt(s.retired_at),
+                    opt(s.removed_at)
+                ));
+            }
+        }
+        KeysCommand::LicensePublic => say(loaded.license.public_pem().trim_end()),
+        KeysCommand::RotateLicenseKey { yes } => {
+            if !yes {
+                return Err(CliError::Usage(
+                    "client apps pin the License API response key: after this, every SDK configured with the current \
+                     public key rejects keyway's responses until it is updated. Re-run with --yes to replace it."
+                        .into(),
+                ));
+            }
+            let signer = keyset::rotate_license_key(store, &kek, now).await?;
+            say("new License API response key (configure it in every client app):");
+            say(signer.public_pem().trim_end());
+        }
+        KeysCommand::Rewrap => {
+            let n = keyset::rewrap(store, &kek).await?;
+            say(format!("{n} sealed values re-sealed under key-encryption key {}", kek.primary_id()));
+        }
+    }
+    Ok(())
 }
 
 /// Whether errors go out as JSON log lines: `log_format = "json"` in the configuration, or in the environment when

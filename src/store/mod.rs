@@ -11,6 +11,7 @@ pub mod clients;
 pub(crate) mod db;
 pub mod federation;
 pub mod grants;
+pub mod keys;
 pub mod licenses;
 pub mod one_time;
 pub mod orgs;
@@ -71,7 +72,12 @@ pub struct Store {
     /// round trips). A revocation through this process clears it; another process's is seen within `cache::TTL`,
     /// as for a disabled product.
     pub(crate) api_keys: cache::TtlCache<Arc<ApiKey>>,
+    /// The key-encryption key, once the key set is open: customers' IdP secrets are sealed with it.
+    pub(crate) kek: Arc<std::sync::RwLock<Option<Arc<crate::crypto::kek::Kek>>>>,
 }
+
+/// The advisory lock key serialising migrations across processes ("kway" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6b77_6179;
 
 /// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
 const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,9 +88,32 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         // Connecting first creates the SQLite file and fails fast on an unreachable PostgreSQL.
         let store = Self::connect(url, max_connections).await?;
-        migration::run(url)
+        // Replicas starting together on an empty PostgreSQL database would race to create the same tables: a
+        // session-level advisory lock, held on one connection while the migrations run, lets one migrate at a time
+        // (the others then find nothing pending). Released when that connection ends, whatever happens.
+        let lock = match &store.db.pool {
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                Some(conn)
+            }
+            Pool::Sqlite(_) => None,
+        };
+        let migrated = migration::run(url)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))))?;
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))));
+        if let Some(mut conn) = lock {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await;
+            if unlocked.is_err() {
+                // Do not hand a connection that may still hold the lock back to the pool.
+                drop(conn.detach());
+            }
+        }
+        migrated?;
         Ok(store)
     }
 
@@ -141,6 +170,7 @@ impl Store {
             clients: Default::default(),
             accounts: Default::default(),
             api_keys: Default::default(),
+            kek: Default::default(),
         })
     }
 
@@ -185,6 +215,21 @@ impl Store {
     pub async fn close(self) {
         if let Pool::Postgres(pool) = self.db.pool {
             pool.close().await;
+        }
+    }
+
+    /// Seals IdP secrets with `kek` from now on (`crypto::keyset::open`).
+    pub fn set_kek(&self, kek: Arc<crate::crypto::kek::Kek>) {
+        match self.kek.write() {
+            Ok(mut k) => *k = Some(kek),
+            Err(poisoned) => *poisoned.into_inner() = Some(kek),
+        }
+    }
+
+    pub(crate) fn kek(&self) -> Option<Arc<crate::crypto::kek::Kek>> {
+        match self.kek.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 

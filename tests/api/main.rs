@@ -17,6 +17,7 @@ mod ops;
 mod outage;
 mod process;
 mod ratelimit;
+mod replicas;
 mod round_trips;
 mod sdk_matrix;
 mod sso_url;

@@ -48,6 +48,15 @@ pub struct Config {
     pub log_format: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
+    /// Outgoing mail (forgot password, e-mail verification). Without `smtp_host` those features hide themselves.
+    pub smtp_host: Option<String>,
+    /// Default: 25 with `smtp_tls = "none"`, 587 with `starttls`, 465 with `tls`.
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: crate::mail::SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// The sender, `Name <address>` or an address.
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Config {
@@ -77,6 +86,12 @@ impl Default for Config {
             admin_secret: None,
             log_format: "text".into(),
             trust_forwarded_for: false,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: crate::mail::SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
         }
     }
 }
@@ -158,6 +173,13 @@ impl Config {
                 "argon2_memory_kib",
                 "argon2 parameters out of range (memory >= 8 x parallelism KiB, iterations >= 1)",
             );
+        }
+        if self.smtp_host.as_deref().is_some_and(|h| !h.is_empty()) {
+            match self.smtp_from.as_deref().map(str::parse::<lettre::message::Mailbox>) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return invalid("smtp_from", "must be an address or `Name <address>`"),
+                None => return invalid("smtp_from", "is required with smtp_host"),
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be text or json");

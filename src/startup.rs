@@ -42,7 +42,11 @@ pub async fn build_with_listener(
     spawn_background(state.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).wrap(from_fn(crate::http::observe)).configure(crate::http::configure)
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(crate::http::lang::remember))
+            .wrap(from_fn(crate::http::observe))
+            .configure(crate::http::configure)
     })
     .workers(workers)
     .backlog(2048)

@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The HTTP client and discovery cache for customers' identity providers.
     pub federation: crate::federation::Federation,
+    /// Outgoing mail (the `smtp_*` keys); None hides "forgot password" and verification mails.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,8 @@ impl AppState {
                 lock_seconds: config.lockout_seconds,
             },
         };
+        let mailer =
+            crate::mail::Mailer::from_config(&config).map_err(|e| StartError::Other(e.to_string()))?.map(Arc::new);
         Ok(AppState {
             config,
             store,
@@ -99,6 +103,7 @@ impl AppState {
             metrics: Default::default(),
             federation: crate::federation::Federation::new()
                 .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?,
+            mailer,
         })
     }
 

@@ -82,12 +82,12 @@ pub async fn link_usable(store: &Store, token: &str, kind: LinkKind, now: i64) -
     store.one_time_usable(&hash_token(token), kind.kind(), now).await
 }
 
-/// The product (client id) a link was issued for, if it is still usable.
+/// None when the link is not usable; else the product (client id) it was issued for, empty when none.
 pub async fn link_client(store: &Store, token: &str, kind: LinkKind, now: i64) -> Result<Option<String>, StoreError> {
     if !link_usable(store, token, kind, now).await? {
         return Ok(None);
     }
-    store.one_time_payload(&hash_token(token), kind.kind()).await
+    Ok(Some(store.one_time_payload(&hash_token(token), kind.kind()).await?.unwrap_or_default()))
 }
 
 /// Who a "forgot password" request is about: the enabled users with this address in the named customer account

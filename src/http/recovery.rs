@@ -231,7 +231,7 @@ async fn reset_page(state: &AppState, req: &HttpRequest, token: &str, error: Opt
         Ok(c) => c,
         Err(e) => return unavailable(req, &e),
     };
-    let valid = !done && client_id.is_some() || done;
+    let valid = done || client_id.is_some();
     let ctx = match page_context(state, req, client_id.as_deref().filter(|c| !c.is_empty()), None).await {
         Ok(c) => c,
         Err(e) => return unavailable(req, &e),

@@ -30,7 +30,7 @@ impl Store {
         Ok(self
             .db
             .fetch_optional(
-                "SELECT 1 FROM one_time_tokens WHERE token_hash = $1 AND kind = $2 AND consumed_at IS NULL AND \
+                "SELECT expires_at FROM one_time_tokens WHERE token_hash = $1 AND kind = $2 AND consumed_at IS NULL AND \
                     expires_at > $3",
                 params![token_hash, kind, now],
                 |r| r.int(0),

@@ -13,6 +13,7 @@ mod lockout;
 mod oidc;
 mod ops;
 mod outage;
+mod recovery;
 mod round_trips;
 mod sdk_matrix;
 mod sso_url;

@@ -18,3 +18,4 @@ mod round_trips;
 mod sdk_matrix;
 mod sso_url;
 mod ui_a11y;
+mod ui_recovery;

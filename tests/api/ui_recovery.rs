@@ -110,3 +110,66 @@ async fn chromium_branded_login_forgot_password_via_real_smtp_lockout_error_and_
     let license = app.state.store.find_license(app.demo.license_id).await.unwrap().unwrap();
     assert_eq!(license.times_activated, 0);
 }
+
+/// axe-core on every page issue 17 added, branded, in both themes at desktop and phone size (as ui_a11y.rs does
+/// for the others): no serious or critical violation, visible focus, no sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_axe_recovery_lockout_error_and_portal_pages_in_both_themes() {
+    use keyway::auth::recovery::{self, LinkKind};
+    let mail_dir = tempfile::tempdir().unwrap();
+    let sink = start_smtp_sink(&mail_dir.path().display().to_string()).await;
+    let app = spawn_with_smtp(Db::Sqlite, sink.port).await;
+    let _org = brand_and_activate(&app).await;
+    let (s, now) = (&app.state, app.state.now());
+    let a = s.store.find_customer_accounts_by_code("demo-customer").await.unwrap().remove(0);
+    let user = s.store.find_user_by_email(&a.id, &app.demo.user_email).await.unwrap().unwrap();
+    let cid = Some(app.demo.client_id.as_str());
+    let reset = recovery::issue_link(&s.store, &s.config.issuer, &user, LinkKind::Reset, cid, now).await.unwrap();
+    let verify = recovery::issue_link(&s.store, &s.config.issuer, &user, LinkKind::Verify, cid, now).await.unwrap();
+    // An address (unknown to keyway) locked by five wrong passwords: the sixth attempt gets the lockout page.
+    let browser = app.new_browser();
+    for _ in 0..5 {
+        crate::lockout::sign_in(&app, &browser, "locked-out@example.com", "wrong").await;
+    }
+    let login = app.authorize_url("response_type=code&scope=openid&state=axe");
+    let forgot = app.url(&format!("/password/forgot?client_id={}", app.demo.client_id));
+    let bad_link = app.url(&format!(
+        "/oauth2/authorize?client_id={}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code",
+        app.demo.client_id
+    ));
+    let device = s.store.active_devices(app.demo.license_id).await.unwrap()[0].id;
+    let pages = json!([
+        {"name": "branded-login", "url": login, "expect_text": "Acme Studio"},
+        {"name": "forgot", "url": forgot, "expect_text": "Reset your password"},
+        {"name": "forgot-sent", "url": forgot, "form": {"email": "someone@example.com"}, "expect_text": "Check your e-mail"},
+        {"name": "reset", "url": reset, "expect_text": "Choose a new password"},
+        {"name": "reset-invalid", "url": app.url("/password/reset?token=nope"), "expect_text": "not valid any more"},
+        {"name": "verify", "url": verify, "expect_text": "Confirm your e-mail address"},
+        {"name": "lockout", "url": login, "form": {"email": "locked-out@example.com", "password": "x"},
+         "expect_text": "Sign-in paused"},
+        {"name": "error-friendly", "url": bad_link, "expect_text": "This sign-in link is not valid"},
+        {"name": "error-friendly-de", "url": format!("{bad_link}&lang=de"), "expect_text": "Dieser Anmeldelink"},
+        {"name": "portal", "url": app.url("/account?notice=deactivated&lang=en"), "signed_in": true,
+         "expect_text": "License key"},
+        {"name": "deactivate-confirm", "url": app.url(&format!("/account/devices/{device}/deactivate")),
+         "signed_in": true, "expect_text": "Deactivate device?"},
+        {"name": "password-change", "url": app.url("/account/password"), "signed_in": true,
+         "expect_text": "Current password"},
+    ]);
+    let dir = artifacts_dir("a11y-ui-recovery");
+    let r = run_script(
+        &app,
+        "python3",
+        "tests/browser/axe_check.py",
+        "axe",
+        &[("KW_PAGES", pages.to_string()), ("KW_LOGIN_URL", login.clone()), ("KW_ARTIFACTS", dir.clone())],
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["violations"], json!([]), "{r}");
+    let checked = r["checked"].as_array().expect("checked");
+    assert_eq!(checked.len(), pages.as_array().unwrap().len() * 4, "every page in both themes and sizes: {r}");
+    let login_order = checked.iter().find(|c| c["page"] == "branded-login").unwrap()["focus_order"].as_array().unwrap();
+    let order: Vec<&str> = login_order.iter().map(|s| s.as_str().unwrap()).collect();
+    crate::ui_a11y::assert_login_focus_order(&order);
+}

@@ -87,6 +87,10 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Ok(SignIn::Done { session, cookies }) => {
             // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly.
             let mut res = respond(&state, &areq, &session, now).await;
+            if let Some(page) = super::recovery::seat_notice(&state, &req, &areq.client, &session.user, &res, now).await
+            {
+                res = page;
+            }
             for c in cookies {
                 let _ = res.add_cookie(&c);
             }

@@ -357,3 +357,46 @@ pub async fn invalid_link_page(state: &AppState, req: &HttpRequest, raw_query: &
         FriendlyErrorView { t: ctx.t, c: ctx.chrome(&here(req)), summary: &summary, detail, request_id: &request_id };
     page_with_csrf(req, StatusCode::BAD_REQUEST, &view, None)
 }
+
+/// Issue 17 item 5: after a sign-in for a product whose licenses have no free seat, a page says so before the
+/// device waits for an activation that will fail: "continue" goes on to the product (the redirect it would have
+/// got), the portal link frees a seat. None when a seat is free (or the answer is not a redirect).
+pub async fn seat_notice(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &OAuthClient,
+    user: &LicenseUser,
+    answer: &HttpResponse,
+    now: i64,
+) -> Option<HttpResponse> {
+    if answer.status() != StatusCode::SEE_OTHER {
+        return None;
+    }
+    let location = answer.headers().get(actix_web::http::header::LOCATION)?.to_str().ok()?.to_string();
+    let licenses = match state.store.licenses_for_user(&client.id, user).await {
+        Ok(l) => l,
+        // The notice is a courtesy: a storage error here must not stop a sign-in that succeeded.
+        Err(e) => {
+            tracing::warn!(error = %e, "seat check after sign-in failed");
+            return None;
+        }
+    };
+    let (used, max) = crate::license::portal::seats_full(&licenses, now)?;
+    let ctx = page_context(state, req, Some(client.client_id.as_str()), None).await.ok()?;
+    let product = ctx.brand.name.clone().unwrap_or_else(|| client.name.clone());
+    let text = ctx
+        .r
+        .seat_text
+        .replace("{product}", &product)
+        .replace("{used}", &used.to_string())
+        .replace("{max}", &max.to_string());
+    let portal = crate::encoding::with_query("/account", &[("org", client.organization_id.as_str())]);
+    let view = rui::SeatNoticeView {
+        t: ctx.t,
+        c: ctx.chrome(&here(req)),
+        text: &text,
+        continue_href: &location,
+        portal_href: &portal,
+    };
+    Some(page_with_csrf(req, StatusCode::OK, &view, None))
+}

@@ -225,6 +225,34 @@ async fn logo_of_wrong_type_or_size_is_refused(app: TestApp) {
     assert_eq!(css.status(), 404, "a pair below 4.5:1 is never served");
 }
 
+/// Issue 17 item 5: a sign-in whose license has no free seat gets a notice (continue, or free a seat in the
+/// portal) instead of the redirect; with a seat free, the redirect comes at once.
+async fn full_license_gets_a_seat_notice_after_sign_in(app: TestApp) {
+    use crate::helpers::VERIFIER;
+    let browser = app.new_browser();
+    assert_eq!(sign_in(&app, &browser, &app.demo.user_email, &app.demo.user_password).await, Signed::In, "seat free");
+    app.state.store.set_license_max_activations(app.demo.license_id, 1).await.unwrap();
+    let code = app.next_code().await;
+    let res = app
+        .activate(serde_json::json!({
+            "product": "demo-app", "hardware_id": "seat-notice-hw-1", "customer_account_code": "demo-customer",
+            "code": code, "redirect_uri": app.demo.redirect_uri, "code_verifier": VERIFIER,
+        }))
+        .await;
+    assert_eq!(res.status(), 200);
+    let browser = app.new_browser();
+    let page = crate::lockout::login_page(&app, &browser).await;
+    let res = crate::lockout::post_login(&app, &browser, &page, &app.demo.user_email, &app.demo.user_password).await;
+    assert_eq!(res.status(), 200, "the notice instead of the redirect");
+    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("kw_session=")));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("All seats are in use") && html.contains("1 of 1 devices"), "{html}");
+    let start = html.find("id=\"seat-continue\" href=\"").unwrap() + "id=\"seat-continue\" href=\"".len();
+    let cont = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    assert!(cont.starts_with(&app.demo.redirect_uri) && cont.contains("code="), "{cont}");
+    assert!(html.contains("href=\"/account?org="), "{html}");
+}
+
 /// A 1x1 PNG.
 pub fn tiny_png() -> Vec<u8> {
     use base64::Engine;
@@ -238,4 +266,5 @@ dual!(
     forgot_password_answers_alike_for_unknown_addresses,
     forgot_password_hides_itself_without_smtp,
     logo_of_wrong_type_or_size_is_refused,
+    full_license_gets_a_seat_notice_after_sign_in,
 );

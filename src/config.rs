@@ -72,6 +72,15 @@ pub struct Config {
     pub rate_limit_token_per_client: u32,
     pub rate_limit_license_per_ip: u32,
     pub rate_limit_license_per_api_key: u32,
+    /// Outgoing mail (forgot password, e-mail verification). Without `smtp_host` those features hide themselves.
+    pub smtp_host: Option<String>,
+    /// Default: 25 with `smtp_tls = "none"`, 587 with `starttls`, 465 with `tls`.
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: crate::mail::SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// The sender, `Name <address>` or an address.
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Config {
@@ -115,6 +124,12 @@ impl Default for Config {
             rate_limit_token_per_client: 12000,
             rate_limit_license_per_ip: 1200,
             rate_limit_license_per_api_key: 60000,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: crate::mail::SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
         }
     }
 }
@@ -249,6 +264,13 @@ impl Config {
         }
         if self.shutdown_timeout > 3600 {
             return invalid("shutdown_timeout", "must be at most 3600 seconds");
+        }
+        if self.smtp_host.as_deref().is_some_and(|h| !h.is_empty()) {
+            match self.smtp_from.as_deref().map(str::parse::<lettre::message::Mailbox>) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return invalid("smtp_from", "must be an address or `Name <address>`"),
+                None => return invalid("smtp_from", "is required with smtp_host"),
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be text or json");

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod branding;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod encoding;
 pub mod federation;
 pub mod http;
 pub mod license;
+pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod oauth;

@@ -95,6 +95,7 @@ pub async fn build_with_listener(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(from_fn(crate::http::lang::remember))
             .wrap(from_fn(crate::http::observe))
             .configure(|cfg| crate::http::configure(cfg, public_metrics))
     })

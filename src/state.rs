@@ -38,6 +38,8 @@ pub struct AppState {
     pub rate_limits: crate::ratelimit::RateLimits,
     /// The HTTP client and discovery cache for customers' identity providers.
     pub federation: crate::federation::Federation,
+    /// Outgoing mail (the `smtp_*` keys); None hides "forgot password" and verification mails.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,8 @@ impl AppState {
             },
         };
         let rate_limits = crate::ratelimit::RateLimits::new(&config);
+        let mailer =
+            crate::mail::Mailer::from_config(&config).map_err(|e| StartError::Other(e.to_string()))?.map(Arc::new);
         Ok(AppState {
             config,
             store,
@@ -104,6 +108,7 @@ impl AppState {
             rate_limits,
             federation: crate::federation::Federation::new()
                 .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?,
+            mailer,
         })
     }
 

@@ -2,3 +2,4 @@
 //! tokens that keep a known browser from being locked out by strangers.
 pub mod device;
 pub mod password;
+pub mod recovery;

@@ -1,4 +1,5 @@
 //! The command line (SPEC §7): `serve` (default), `migrate`, `demo`, `keys …` and management commands.
+pub mod branding;
 pub mod demo;
 pub mod idp;
 pub mod manage;
@@ -47,6 +48,12 @@ pub enum Command {
     /// A customer account's identity provider (OpenID Connect or SAML 2.0).
     #[command(subcommand)]
     Idp(idp::IdpCmd),
+    /// Vendor branding of the hosted pages (per organization, per product).
+    #[command(subcommand)]
+    Branding(branding::BrandingCmd),
+    /// Outgoing mail (the smtp_* settings).
+    #[command(subcommand)]
+    Mail(branding::MailCmd),
     #[command(flatten)]
     Manage(manage::ManageCommand),
 }
@@ -119,6 +126,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = open_existing(&config).await?;
             idp::run(&store, &config, cmd, now).await
         }
+        Command::Branding(cmd) => {
+            let store = open_store(&config).await?;
+            branding::run(&store, cmd, now).await
+        }
+        Command::Mail(cmd) => branding::mail(&config, cmd).await,
         Command::Manage(cmd) => {
             let store = open_existing(&config).await?;
             manage::run(&store, &config, cmd, now).await

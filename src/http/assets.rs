@@ -3,9 +3,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 const STYLE: &str = include_str!("../../static/style.css");
+/// Progressive enhancement only (the show-password toggle): every page works without it.
+const SCRIPT: &str = include_str!("../../static/ui.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/style.css", web::get().to(get_style));
+    cfg.route("/static/style.css", web::get().to(get_style)).route("/static/ui.js", web::get().to(get_script));
 }
 
 async fn get_style() -> HttpResponse {
@@ -13,4 +15,12 @@ async fn get_style() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(STYLE)
+}
+
+async fn get_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(SCRIPT)
 }

@@ -42,6 +42,8 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
     let now = state.now();
     let areq = match authorize::validate(&state.store, raw).await {
         Ok(a) => a,
+        // Issue 17: the user-facing page ("return to <product>"), the technical reason folded away.
+        Err(AuthorizeError::Fatal(msg)) => return super::recovery::invalid_link_page(state, req, raw, &msg).await,
         Err(e) => return authorize_error(state, req, e),
     };
     let session = match req.cookie(SESSION_COOKIE) {
@@ -74,7 +76,7 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
         }
         None => {
             let form = LoginState { email: areq.login_hint.as_deref().unwrap_or(""), ..Default::default() };
-            login_page(state, req, &areq, StatusCode::OK, &form)
+            login_page(state, req, &areq, StatusCode::OK, &form).await
         }
     }
 }
@@ -156,7 +158,7 @@ pub struct LoginState<'a> {
 }
 
 /// The hosted login page for a pending authorization request.
-pub fn login_page(
+pub async fn login_page(
     state: &AppState,
     req: &HttpRequest,
     areq: &AuthorizeRequest,
@@ -170,7 +172,14 @@ pub fn login_page(
         label: t.sign_in_with.replace("{name}", &f.display_name),
         href: crate::encoding::with_query("/federation/start", &[("authz", &areq.raw)]),
     });
+    let ctx = match super::recovery::page_context(state, req, Some(areq.client.client_id.as_str()), None).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(req, &e),
+    };
+    let here = format!("/oauth2/authorize?{}", areq.raw);
     let view = LoginView {
+        c: ctx.chrome(&here),
+        forgot_href: super::recovery::forgot_href(state, Some(areq.client.client_id.as_str()), None),
         t,
         csrf_token: &c.token,
         authz: &areq.raw,

@@ -47,11 +47,16 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
     };
     let email = form.get("email").unwrap_or("");
     let account_value = form.get("customer_account_code").unwrap_or("");
-    let page = |status, error: Option<&str>, account: Option<&CustomerAccount>| {
-        login_page(&state, &req, &areq, status, &LoginState { error, email, account_value, account })
+    let page = |status, error: Option<String>, account: Option<&CustomerAccount>| {
+        let account = account.cloned();
+        let (state, req, areq) = (&state, &req, &areq);
+        async move {
+            let form = LoginState { error: error.as_deref(), email, account_value, account: account.as_ref() };
+            login_page(state, req, areq, status, &form).await
+        }
     };
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed), None);
+        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed.to_string()), None).await;
     }
     let now = state.now();
     let org = areq.client.organization_id.clone();
@@ -73,7 +78,7 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
     // An account that signs in through its IdP only: keyway's password form is refused, the IdP offered.
     if let Some(a) = account.as_ref().filter(|a| !a.password_login()) {
         let name = a.federation.as_ref().map(|f| f.display_name.as_str()).unwrap_or("");
-        return page(StatusCode::OK, Some(&t.use_idp.replace("{name}", name)), Some(a));
+        return page(StatusCode::OK, Some(t.use_idp.replace("{name}", name)), Some(a)).await;
     }
     let signed_in = match &account {
         Some(a) => sign_in(&state, &req, Realm::Account(a), email, password, Surface::HostedLogin, now).await,
@@ -87,15 +92,29 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Ok(SignIn::Done { session, cookies }) => {
             // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly.
             let mut res = respond(&state, &areq, &session, now).await;
+            if let Some(page) = super::recovery::seat_notice(&state, &req, &areq.client, &session.user, &res, now).await
+            {
+                res = page;
+            }
             for c in cookies {
                 let _ = res.add_cookie(&c);
             }
             res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             res
         }
-        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), account.as_deref()),
+        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed.to_string()), account.as_deref()).await,
         Ok(SignIn::Locked { until }) => {
-            page(StatusCode::OK, Some(&locked_message(&req, until, now)), account.as_deref())
+            // Issue 17: the lockout's own page, with when to retry and the way out.
+            let here = format!("/oauth2/authorize?{}", areq.raw);
+            super::recovery::lockout_page(
+                &state,
+                &req,
+                &locked_message(&req, until, now),
+                Some(&areq.client),
+                None,
+                &here,
+            )
+            .await
         }
         Err(e) => unavailable(&req, &e),
     }

@@ -6,12 +6,16 @@ pub mod account;
 pub mod assets;
 pub mod authorize;
 pub mod backend_sso;
+pub mod branding;
 pub mod federation;
 pub mod health;
+pub mod lang;
 pub mod license_api;
 pub mod login;
 pub mod logout;
 pub mod oauth_error;
+pub mod portal;
+pub mod recovery;
 pub mod token;
 pub mod userinfo;
 pub mod web;
@@ -42,6 +46,9 @@ pub fn configure(cfg: &mut aw::ServiceConfig, public_metrics: bool) {
         .configure(authorize::configure)
         .configure(login::configure)
         .configure(account::configure)
+        .configure(portal::configure)
+        .configure(recovery::configure)
+        .configure(branding::configure)
         .configure(backend_sso::configure)
         .configure(federation::configure)
         .configure(abc::configure)

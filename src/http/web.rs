@@ -20,8 +20,16 @@ pub const DEVICE_COOKIE: &str = "kw_device";
 /// A device token lives a year; each sign-in renews it.
 pub const DEVICE_COOKIE_MAX_AGE: i64 = 365 * 24 * 3600;
 
+/// The page's language: `?lang=` (the language switcher), then its cookie, then `Accept-Language`.
 pub fn strings(req: &HttpRequest) -> &'static Strings {
-    Locale::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())).strings()
+    let chosen = super::lang::query_lang(req.query_string()).or_else(|| {
+        req.cookie(super::lang::LANG_COOKIE).and_then(|c| super::lang::query_lang(&format!("lang={}", c.value())))
+    });
+    match chosen {
+        Some("de") => Locale::De.strings(),
+        Some(_) => Locale::En.strings(),
+        None => Locale::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())).strings(),
+    }
 }
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site, Secure when the issuer is https.
@@ -90,7 +98,8 @@ pub fn html(status: StatusCode) -> HttpResponseBuilder {
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
+                 base-uri 'none'",
             ),
         ));
     b

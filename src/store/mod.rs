@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod activations;
 pub mod audit;
+pub mod branding;
 pub mod cache;
 pub mod clients;
 pub(crate) mod db;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod licenses;
 pub mod one_time;
 pub mod orgs;
+pub mod recovery;
 pub mod sessions;
 pub(crate) mod sqlite;
 pub mod throttle;

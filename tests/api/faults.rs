@@ -49,7 +49,7 @@ async fn load(
             Ok(r) if r.status().is_client_error() => {}
             _ => seen.lock().unwrap().unknown.push(hw.clone()),
         }
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             if let Ok(code) = client.code(&base).await {
                 if let Ok(r) = client.redeem(&base, &code).await {
                     if r.status() == 200 {

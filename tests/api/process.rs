@@ -136,7 +136,6 @@ fn command(dir: &Path, env: &[(String, String)], extra: &[(&str, &str)]) -> toki
 /// A running `keyway serve`.
 pub struct Server {
     pub base: String,
-    pub port: u16,
     child: tokio::process::Child,
     output: Arc<Mutex<String>>,
 }
@@ -176,7 +175,7 @@ impl Server {
                 }
             });
         }
-        let server = Server { base: format!("http://{bind}"), port, child, output };
+        let server = Server { base: format!("http://{bind}"), child, output };
         server.wait_ready().await;
         server
     }

@@ -189,6 +189,8 @@ pub enum AccountCmd {
         #[arg(long)]
         org: String,
     },
+    /// Show or set the account's multi-factor policy (--required on|off, --after-idp on|off).
+    Mfa(super::mfa::AccountMfa),
 }
 
 /// Which user of which account.
@@ -237,6 +239,9 @@ pub enum UserCmd {
     Disable(UserRef),
     /// Enable a disabled user again.
     Enable(UserRef),
+    /// Multi-factor authentication of a user (support staff).
+    #[command(subcommand)]
+    Mfa(super::mfa::UserMfaCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -460,6 +465,7 @@ async fn account(store: &Store, cmd: AccountCmd, now: i64) -> Result<(), CliErro
                 out(json!({"id": a.id, "code": a.code, "name": a.name}));
             }
         }
+        AccountCmd::Mfa(m) => super::mfa::account(store, m, now).await?,
     }
     Ok(())
 }
@@ -490,6 +496,7 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
         }
         UserCmd::Disable(u) => set_user_disabled(store, &u, true).await?,
         UserCmd::Enable(u) => set_user_disabled(store, &u, false).await?,
+        UserCmd::Mfa(m) => super::mfa::user(store, m, now).await?,
     }
     Ok(())
 }

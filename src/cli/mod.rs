@@ -2,6 +2,7 @@
 pub mod demo;
 pub mod idp;
 pub mod manage;
+pub mod mfa;
 
 use std::path::PathBuf;
 

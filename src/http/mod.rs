@@ -11,6 +11,7 @@ pub mod health;
 pub mod license_api;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod oauth_error;
 pub mod token;
 pub mod userinfo;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut aw::ServiceConfig) {
         .configure(authorize::configure)
         .configure(login::configure)
         .configure(account::configure)
+        .configure(mfa::configure)
         .configure(backend_sso::configure)
         .configure(federation::configure)
         .configure(abc::configure)

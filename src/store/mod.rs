@@ -12,6 +12,7 @@ pub(crate) mod db;
 pub mod federation;
 pub mod grants;
 pub mod licenses;
+pub mod mfa;
 pub mod one_time;
 pub mod orgs;
 pub mod sessions;

@@ -12,8 +12,8 @@ use super::federation::redirect_to_idp;
 use super::web::{
     self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE,
 };
-use crate::auth::{device, mfa};
 use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
+use crate::auth::{device, mfa};
 use crate::federation::ReturnTo;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::authorize;

@@ -176,7 +176,8 @@ fn enrol_page(
     error: Option<&str>,
 ) -> HttpResponse {
     let key = state.cookie_key.expose();
-    let Some(e) = mfa::open(key, &user.id, sealed).and_then(|s| totp::enrolment(&s, &issuer_label(&state.config.issuer), &user.email))
+    let Some(e) = mfa::open(key, &user.id, sealed)
+        .and_then(|s| totp::enrolment(&s, &issuer_label(&state.config.issuer), &user.email))
     else {
         return error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.");
     };
@@ -431,10 +432,7 @@ async fn user_and_account(
 }
 
 fn json_ok(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+    HttpResponse::Ok().content_type("application/json").insert_header((header::CACHE_CONTROL, "no-store")).body(body)
 }
 
 fn json_error(status: StatusCode, what: &str) -> HttpResponse {
@@ -459,7 +457,11 @@ fn passkey_failure(req: &HttpRequest, e: &PasskeyError) -> HttpResponse {
 }
 
 /// `POST /login/mfa/passkey/options`: assertion options for the pending user's passkeys.
-async fn post_second_factor_options(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn post_second_factor_options(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let Ok(form) = ui::form(&req, payload).await else { return json_error(StatusCode::BAD_REQUEST, "form") };
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
         return json_error(StatusCode::BAD_REQUEST, "csrf");
@@ -474,10 +476,12 @@ async fn post_second_factor_options(state: web::Data<AppState>, req: HttpRequest
         Err(e) => Err(e),
     };
     match started {
-        Ok(Some((options, ceremony))) => match state.store.update_pending(&p.rec.id_hash, Some(&ceremony), None).await {
-            Ok(()) => json_ok(options),
-            Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        },
+        Ok(Some((options, ceremony))) => {
+            match state.store.update_pending(&p.rec.id_hash, Some(&ceremony), None).await {
+                Ok(()) => json_ok(options),
+                Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            }
+        }
         Ok(None) => json_error(StatusCode::BAD_REQUEST, "no passkey"),
         Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     }
@@ -485,7 +489,11 @@ async fn post_second_factor_options(state: web::Data<AppState>, req: HttpRequest
 
 /// `POST /login/mfa/passkey`: the assertion of the pending user's passkey (another user's is refused); counted
 /// toward the second factor's lockout like a code.
-async fn post_second_factor_passkey(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn post_second_factor_passkey(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let form = match ui::form(&req, payload).await {
         Ok(f) => f,
         Err(page) => return page,
@@ -523,7 +531,11 @@ async fn post_second_factor_passkey(state: web::Data<AppState>, req: HttpRequest
 }
 
 /// `POST /login/passkey/options`: options for a passwordless sign-in, continuing `authz` (or the portal).
-async fn post_passkey_login_options(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn post_passkey_login_options(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let Ok(form) = ui::form(&req, payload).await else { return json_error(StatusCode::BAD_REQUEST, "form") };
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
         return json_error(StatusCode::BAD_REQUEST, "csrf");
@@ -532,10 +544,11 @@ async fn post_passkey_login_options(state: web::Data<AppState>, req: HttpRequest
         Some(raw) if !raw.is_empty() => ReturnTo::Authorize(raw.to_string()),
         _ => ReturnTo::Portal,
     };
-    let (options, ceremony) = match passkey::relying_party(&state.config.issuer).and_then(|wa| passkey::start_discoverable(&wa)) {
-        Ok(x) => x,
-        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "webauthn"),
-    };
+    let (options, ceremony) =
+        match passkey::relying_party(&state.config.issuer).and_then(|wa| passkey::start_discoverable(&wa)) {
+            Ok(x) => x,
+            Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "webauthn"),
+        };
     start_ceremony(&state, KIND_PASSKEY_LOGIN, None, Some(encode_return(&return_to)), ceremony, options).await
 }
 
@@ -592,7 +605,9 @@ async fn post_passkey_login(state: web::Data<AppState>, req: HttpRequest, payloa
     };
     let Some(ceremony) = rec.state.as_deref() else { return expired(&req) };
     let asserted = match passkey::relying_party(&state.config.issuer) {
-        Ok(wa) => passkey::finish_discoverable(&wa, &state.store, form.get("credential").unwrap_or(""), ceremony, now).await,
+        Ok(wa) => {
+            passkey::finish_discoverable(&wa, &state.store, form.get("credential").unwrap_or(""), ceremony, now).await
+        }
         Err(e) => Err(e),
     };
     let a = match asserted {

@@ -193,8 +193,9 @@ pub fn id_token(
             .map(|a| a.split(' ').filter(|m| !m.is_empty()).map(str::to_string).collect::<Vec<_>>())
             .filter(|v| !v.is_empty()),
         idp: ctx.idp.map(str::to_string),
-        acr: ctx.amr.filter(|a| !a.trim().is_empty()).map(|a| {
-            crate::auth::mfa::acr_for(&a.split(' ').collect::<Vec<_>>()).to_string()
-        }),
+        acr: ctx
+            .amr
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| crate::auth::mfa::acr_for(&a.split(' ').collect::<Vec<_>>()).to_string()),
     }
 }

@@ -284,7 +284,8 @@ impl Store {
     }
 
     pub async fn find_pending(&self, id_hash: &str, kind: &str, now: i64) -> Result<Option<PendingRecord>, StoreError> {
-        let sql = format!("SELECT {PENDING_COLS} FROM mfa_pending WHERE id_hash = $1 AND kind = $2 AND expires_at > $3");
+        let sql =
+            format!("SELECT {PENDING_COLS} FROM mfa_pending WHERE id_hash = $1 AND kind = $2 AND expires_at > $3");
         self.db.fetch_optional(&sql, params![id_hash, kind, now], pending).await
     }
 

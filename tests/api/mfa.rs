@@ -309,3 +309,50 @@ async fn passkey_of_another_user_is_refused(app: TestApp) {
     assert_eq!(res.status(), 400, "a credential is not another user's");
     assert!(res.headers().get("location").is_none());
 }
+
+/// Headless Chromium (tests/browser/mfa_flow.py): TOTP enrolment and sign-in with pyotp codes, replay refused,
+/// recovery code, passkey registration and passwordless and second-factor sign-in on a virtual authenticator; the
+/// id_tokens verified by Authlib. Screenshots in target/test-artifacts/ui-mfa-*.
+mod chromium_totp_recovery_and_passkeys {
+    use crate::helpers::{spawn_app_with, Db};
+    fn localhost(c: &mut keyway::config::Config) {
+        c.issuer = c.issuer.replace("127.0.0.1", "localhost");
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::chromium_totp_recovery_and_passkeys(spawn_app_with(Db::Sqlite, localhost).await).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::chromium_totp_recovery_and_passkeys(spawn_app_with(Db::Postgres, localhost).await).await
+    }
+}
+
+async fn chromium_totp_recovery_and_passkeys(app: TestApp) {
+    use crate::external::{artifacts_dir, run_script};
+    set_policy(&app, true, false).await;
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let url = auth_url(&app, "").replace(&app.base, &base);
+    let dir = if matches!(app.db, crate::helpers::Db::Sqlite) {
+        crate::external::repo_path("target/test-artifacts").display().to_string()
+    } else {
+        artifacts_dir("ui-mfa-postgres")
+    };
+    let env = [
+        ("KW_BASE", base),
+        ("KW_AUTHORIZE_URL", url),
+        ("KW_CODE_VERIFIER", crate::helpers::VERIFIER.to_string()),
+        ("KW_SERVER_NOW", app.clock.now().to_string()),
+        ("KW_ARTIFACTS", dir),
+    ];
+    let r = run_script(&app, "python3", "tests/browser/mfa_flow.py", "mfa", &env).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let mfa = serde_json::json!("urn:keyway:mfa");
+    assert_eq!(r["enrol"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{r}");
+    assert_eq!(r["totp"]["acr"], mfa, "{r}");
+    assert_eq!(r["recovery"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{r}");
+    assert_eq!(r["passkey_login"]["amr"], serde_json::json!(["hwk", "user", "mfa"]), "{r}");
+    assert_eq!(r["passkey_login"]["acr"], mfa, "{r}");
+    assert_eq!(r["passkey_second_factor"]["amr"], serde_json::json!(["pwd", "hwk", "mfa"]), "{r}");
+    assert!(r["sign_count"].as_i64().unwrap_or(0) >= 2, "two assertions counted: {r}");
+}

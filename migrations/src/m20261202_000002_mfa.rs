@@ -76,6 +76,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_mfa_pending_expires")
+                .table(MfaPending::Table)
+                .col(MfaPending::ExpiresAt)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(MfaPolicies::Table)

@@ -114,6 +114,9 @@ pub async fn begin(
         expires_at: now + PENDING_TTL,
         ..Default::default()
     };
+    // Expired pending records are dead already (every read filters on expires_at); this keeps the table small
+    // without a background job.
+    state.store.purge_pending(now).await?;
     state.store.insert_pending(&rec, now).await?;
     let mut res = see_other("/login/mfa");
     let _ = res.add_cookie(&cookie(state, PENDING_COOKIE, value, Some(PENDING_TTL)));

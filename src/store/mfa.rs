@@ -332,6 +332,22 @@ impl Store {
             .map(Option::unwrap_or_default)
     }
 
+    /// The account's policy and the user's factors (confirmed TOTP, number of passkeys) in one statement: the
+    /// check after every password sign-in.
+    pub async fn mfa_state(&self, account_id: &str, user_id: &str) -> Result<(MfaPolicy, bool, i64), StoreError> {
+        self.db
+            .fetch_optional(
+                "SELECT COALESCE((SELECT required FROM mfa_policies WHERE customer_account_id = $1), FALSE), \
+                    COALESCE((SELECT after_idp FROM mfa_policies WHERE customer_account_id = $1), FALSE), \
+                    EXISTS (SELECT 1 FROM mfa_totp WHERE license_user_id = $2 AND confirmed = TRUE), \
+                    (SELECT COUNT(*) FROM mfa_passkeys WHERE license_user_id = $2)",
+                params![account_id, user_id],
+                |r| Ok((MfaPolicy { required: r.flag(0)?, after_idp: r.flag(1)? }, r.flag(2)?, r.int(3)?)),
+            )
+            .await
+            .map(|o| o.unwrap_or_default())
+    }
+
     pub async fn set_mfa_policy(&self, account_id: &str, p: MfaPolicy, now: i64) -> Result<(), StoreError> {
         self.db
             .execute(

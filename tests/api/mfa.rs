@@ -12,7 +12,8 @@ dual!(
     required_policy_forces_enrolment_and_codes_are_single_use,
     wrong_codes_lock_the_second_factor,
     no_code_by_any_path_before_the_second_factor,
-    acr_values_step_up_and_claims
+    acr_values_step_up_and_claims,
+    license_api_password_alone_is_refused_under_mfa
 );
 
 /// WebAuthn needs a domain as RP id (an IP address is none): this test's issuer is `http://localhost:<port>`.
@@ -355,4 +356,17 @@ async fn chromium_totp_recovery_and_passkeys(app: TestApp) {
     assert_eq!(r["passkey_login"]["acr"], mfa, "{r}");
     assert_eq!(r["passkey_second_factor"]["amr"], serde_json::json!(["pwd", "hwk", "mfa"]), "{r}");
     assert!(r["sign_count"].as_i64().unwrap_or(0) >= 2, "two assertions counted: {r}");
+}
+
+/// The License API's username/password activation is one factor: refused (as a wrong password) once the account
+/// requires MFA, accepted again when the policy is off.
+async fn license_api_password_alone_is_refused_under_mfa(app: TestApp) {
+    let body = serde_json::json!({"product": "demo-app", "hardware_id": "hw-mfa", "username": app.demo.user_email,
+        "password": app.demo.user_password});
+    set_policy(&app, true, false).await;
+    let res = app.activate(body.clone()).await;
+    crate::helpers::assert_license_error(&app, res, 400, "invalid_credentials").await;
+    set_policy(&app, false, false).await;
+    let res = app.activate(body).await;
+    assert_eq!(res.status(), 200, "single-factor accounts keep password activation");
 }

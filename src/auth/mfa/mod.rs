@@ -79,8 +79,8 @@ pub async fn requirement(
     first: FirstFactor,
     requested: bool,
 ) -> Result<Requirement, StoreError> {
-    let policy = store.mfa_policy(&account.id).await?;
-    let f = factors(store, &user.id).await?;
+    let (policy, totp, passkeys) = store.mfa_state(&account.id, &user.id).await?;
+    let f = Factors { totp, passkeys: usize::try_from(passkeys).unwrap_or(0) };
     Ok(decide(policy, f, first, requested))
 }
 

@@ -189,6 +189,8 @@ pub enum AccountCmd {
         #[arg(long)]
         org: String,
     },
+    /// Show or set the account's multi-factor policy (--required on|off, --after-idp on|off).
+    Mfa(super::mfa::AccountMfa),
 }
 
 /// Which user of which account.
@@ -241,6 +243,9 @@ pub enum UserCmd {
     ResetLink(LinkArgs),
     /// Print an e-mail verification link.
     VerifyLink(LinkArgs),
+    /// Multi-factor authentication of a user (support staff).
+    #[command(subcommand)]
+    Mfa(super::mfa::UserMfaCmd),
 }
 
 #[derive(Args, Debug)]
@@ -480,6 +485,7 @@ async fn account(store: &Store, cmd: AccountCmd, now: i64) -> Result<(), CliErro
                 out(json!({"id": a.id, "code": a.code, "name": a.name}));
             }
         }
+        AccountCmd::Mfa(m) => super::mfa::account(store, m, now).await?,
     }
     Ok(())
 }
@@ -540,6 +546,7 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
             )
             .await?
         }
+        UserCmd::Mfa(m) => super::mfa::user(store, m, now).await?,
     }
     Ok(())
 }

@@ -3,6 +3,7 @@ pub mod branding;
 pub mod demo;
 pub mod idp;
 pub mod manage;
+pub mod mfa;
 
 use std::path::PathBuf;
 

@@ -205,7 +205,7 @@ pub async fn portal_login_page(
         idp,
         password_form: form.account.is_none_or(|a| a.password_login()),
     };
-    page_with_csrf(req, status, &view, c.new_cookie.clone())
+    super::mfa::allow_webauthn_script(page_with_csrf(req, status, &view, c.new_cookie.clone()))
 }
 
 /// `POST /login` without a pending authorization request: sign in to the portal. The account code is looked up in
@@ -257,7 +257,7 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
         }
     }
     let realm = Realm::AccountCode { code: account_code, organization_id: org };
-    match sign_in(state, req, realm, email, password, Surface::Portal, now).await {
+    match sign_in(state, req, realm, email, password, Surface::Portal, &ReturnTo::Portal, false, now).await {
         Ok(SignIn::Done { cookies, .. }) => {
             let mut res = see_other("/account");
             for c in cookies {
@@ -265,6 +265,7 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
             }
             res
         }
+        Ok(SignIn::SecondFactor(res)) => res,
         Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), None).await,
         Ok(SignIn::Locked { until }) => {
             let here = crate::encoding::with_query(

@@ -81,8 +81,20 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
     }
 }
 
-/// Issues the response for a signed-in user and delivers it.
+/// Issues the response for a signed-in user and delivers it. Every path that issues a code or token comes through
+/// here, so the MFA gate is here too: a session without a second factor, for a request that asks for MFA
+/// (`acr_values`) or an account that requires it, steps up first (issue 17).
 pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession, now: i64) -> HttpResponse {
+    match crate::auth::mfa::session_satisfies(&state.store, &s.account, &s.how.amr, areq.wants_mfa()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return match super::mfa::step_up(state, areq, s).await {
+                Ok(res) => res,
+                Err(e) => redirect_unavailable(state, areq, &e),
+            }
+        }
+        Err(e) => return redirect_unavailable(state, areq, &e),
+    }
     let keys = state.keys();
     match response::issue(&state.store, &state.signer(&keys), state.config.code_ttl, areq, s, now).await {
         Ok(resp) => deliver(&resp),
@@ -193,5 +205,5 @@ pub async fn login_page(
         idp,
         password_form: account.is_none_or(|a| a.password_login()),
     };
-    page_with_csrf(req, status, &view, c.new_cookie.clone())
+    super::mfa::allow_webauthn_script(page_with_csrf(req, status, &view, c.new_cookie.clone()))
 }

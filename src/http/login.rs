@@ -12,8 +12,8 @@ use super::federation::redirect_to_idp;
 use super::web::{
     self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE,
 };
-use crate::auth::device;
 use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
+use crate::auth::{device, mfa};
 use crate::federation::ReturnTo;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::authorize;
@@ -81,7 +81,11 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         return page(StatusCode::OK, Some(t.use_idp.replace("{name}", name)), Some(a)).await;
     }
     let signed_in = match &account {
-        Some(a) => sign_in(&state, &req, Realm::Account(a), email, password, Surface::HostedLogin, now).await,
+        Some(a) => {
+            let next = ReturnTo::Authorize(raw_authz.to_string());
+            let realm = Realm::Account(a);
+            sign_in(&state, &req, realm, email, password, Surface::HostedLogin, &next, areq.wants_mfa(), now).await
+        }
         None => {
             // Same work and answer for an unknown account as for a wrong password.
             let _ = state.passwords.verify(password, None).await;
@@ -102,6 +106,7 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
             res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             res
         }
+        Ok(SignIn::SecondFactor(res)) => res,
         Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed.to_string()), account.as_deref()).await,
         Ok(SignIn::Locked { until }) => {
             // Issue 17: the lockout's own page, with when to retry and the way out.
@@ -143,13 +148,18 @@ pub enum SignIn {
         session: Box<ActiveSession>,
         cookies: Vec<Cookie<'static>>,
     },
+    /// The password passed; the second factor comes next (no session yet): the redirect to `/login/mfa`.
+    SecondFactor(HttpResponse),
     Failed,
     Locked {
         until: i64,
     },
 }
 
-/// Checks the password (with the browser's device tokens) and, on success, starts a fresh session.
+/// Checks the password (with the browser's device tokens) and, on success, starts a fresh session, unless a second
+/// factor is needed (issue 17: the user has one, the account requires one, or the request asks for MFA): then the
+/// pending second factor starts and continues `next` once passed.
+#[allow(clippy::too_many_arguments)]
 pub async fn sign_in(
     state: &AppState,
     req: &HttpRequest,
@@ -157,6 +167,8 @@ pub async fn sign_in(
     email: &str,
     password: &str,
     surface: Surface,
+    next: &ReturnTo,
+    wants_mfa: bool,
     now: i64,
 ) -> Result<SignIn, StoreError> {
     let key = state.cookie_key.expose();
@@ -181,9 +193,15 @@ pub async fn sign_in(
         .find_customer_account(&user.customer_account_id)
         .await?
         .ok_or(StoreError::NotFound("customer account"))?;
-    let (session, session_cookie) = start_session(state, req, user, account, Authentication::password(), now).await?;
     let device_cookie =
         cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
+    let first = mfa::FirstFactor::Password;
+    if mfa::requirement(&state.store, &user, &account, first, wants_mfa).await? != mfa::Requirement::None {
+        let how = Authentication::password();
+        let res = super::mfa::begin(state, &user, &account, &how, next, vec![device_cookie]).await?;
+        return Ok(SignIn::SecondFactor(res));
+    }
+    let (session, session_cookie) = start_session(state, req, user, account, Authentication::password(), now).await?;
     Ok(SignIn::Done { session: Box::new(session), cookies: vec![session_cookie, device_cookie] })
 }
 

@@ -13,6 +13,7 @@ pub mod lang;
 pub mod license_api;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod oauth_error;
 pub mod portal;
 pub mod recovery;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut aw::ServiceConfig, public_metrics: bool) {
         .configure(portal::configure)
         .configure(recovery::configure)
         .configure(branding::configure)
+        .configure(mfa::configure)
         .configure(backend_sso::configure)
         .configure(federation::configure)
         .configure(abc::configure)

@@ -14,6 +14,7 @@ pub mod federation;
 pub mod grants;
 pub mod keys;
 pub mod licenses;
+pub mod mfa;
 pub mod one_time;
 pub mod orgs;
 pub mod recovery;

@@ -1,5 +1,6 @@
 //! The hosted UI's views (askama, one struct per screen) and their strings in English and German.
 pub mod i18n;
+pub mod mfa;
 
 use askama::Template;
 

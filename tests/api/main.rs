@@ -12,6 +12,7 @@ mod hardening;
 mod helpers;
 mod license_api_auth;
 mod lockout;
+mod mfa;
 mod oidc;
 mod ops;
 mod outage;

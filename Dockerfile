@@ -24,7 +24,8 @@ RUN apt-get update \
 COPY --from=builder /usr/local/bin/keyway /usr/local/bin/keyway
 WORKDIR /app
 USER keyway
-# keys/ holds the signing keys (share it between replicas); data/ the SQLite file when no PostgreSQL URL is set.
+# keys/: a single process keeps its generated key-encryption key there (replicas get KEYWAY_KEY_ENCRYPTION_KEY; the
+# signing keys themselves live in the database, sealed); data/: the SQLite file when no PostgreSQL URL is set.
 VOLUME ["/app/keys"]
 ENV KEYWAY_BIND=0.0.0.0:8080
 EXPOSE 8080

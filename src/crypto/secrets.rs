@@ -122,4 +122,3 @@ mod tests {
         assert_eq!(format!("{:?}", SecretBytes(vec![1, 2])), "SecretBytes(**redacted**)");
     }
 }
-

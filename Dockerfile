@@ -28,5 +28,10 @@ USER keyway
 VOLUME ["/app/keys"]
 ENV KEYWAY_BIND=0.0.0.0:8080
 EXPOSE 8080
+# `keyway healthcheck` asks /readyz on the bind port (the image has no curl): healthy = serving with its database.
+HEALTHCHECK --interval=5s --timeout=4s --start-period=10s --retries=3 CMD ["keyway", "healthcheck"]
+# SIGTERM drains requests in flight for up to KEYWAY_SHUTDOWN_TIMEOUT seconds (default 8, below Docker's 10 s
+# stop grace).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["keyway"]
 CMD ["serve"]

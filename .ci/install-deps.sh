@@ -3,7 +3,8 @@
 #   - the libraries keyway's build links against (scripts/build-deps.sh: libxmlsec1-dev, libclang-dev, …)
 #   - Debian's chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)
 #   - Debian's xmlsec1 (/usr/bin/xmlsec1: the SAML test IdP signs with it, saml_forge.py re-signs and verifies)
-#   - the Python packages pinned in tests/sdk/requirements.txt, then those of tests/federation/requirements.txt
+#   - the Python packages pinned in tests/sdk/requirements.txt (selenium, Authlib, aiosmtpd for the SMTP test server,
+#     pyotp for the MFA browser test), then those of tests/federation/requirements.txt
 #     (installed with --no-deps: see the comment at the top of that file)
 #   - one virtual environment per Python SDK version in the test matrix: tests/sdk/.venvs/<version>, with the
 #     packages pinned in tests/sdk/python-sdk-versions/<version>.txt

@@ -2,9 +2,11 @@
 //! Unknown keys are rejected and a bad value stops start-up with a message naming the key.
 use std::path::PathBuf;
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+mod env;
 
 use crate::crypto::keys::SigningAlg;
 use crate::crypto::secrets::Secret;
@@ -17,7 +19,15 @@ pub struct Config {
     /// Issuer identifier (OIDC Core §2): the public base URL, no trailing slash.
     pub issuer: String,
     pub database_url: String,
+    /// Where a single-process installation keeps `kek.key` (when `key_encryption_key` is not set), and the one-time
+    /// import path of key files from before keys moved into the database.
     pub keys_dir: PathBuf,
+    /// Key-encryption keys: comma-separated base64url 32-byte keys; the first seals the keys in the database, all of
+    /// them open (README "Running several replicas", "Key rotation"). Unset: `<keys_dir>/kek.key`.
+    pub key_encryption_key: Option<Secret>,
+    /// Seconds between `keyway keys rotate` and the new key signing: longer than the JWKS `max-age` (300 s), so
+    /// relying parties have the key before they see a token signed with it.
+    pub key_publication_delay: i64,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     /// Maximum database connections in the pool.
@@ -48,6 +58,29 @@ pub struct Config {
     pub log_format: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
+    /// Serve `/metrics` on this address only ("host:port"), not on `bind`: keeps it off the public port.
+    pub metrics_bind: Option<String>,
+    /// Seconds a SIGTERM/SIGINT waits for requests in flight before the workers stop. Below Docker's 10 s stop
+    /// grace, so the process exits on its own before it is killed.
+    pub shutdown_timeout: u64,
+    /// Requests per minute (token bucket: this many at once, refilled over a minute; 0 = no limit) on the hosted
+    /// sign-in form (per client address and per e-mail), the token endpoint (per address and per client_id) and the
+    /// License API (per address and per API key). Answered 429 with `Retry-After`.
+    pub rate_limit_login_per_ip: u32,
+    pub rate_limit_login_per_account: u32,
+    pub rate_limit_token_per_ip: u32,
+    pub rate_limit_token_per_client: u32,
+    pub rate_limit_license_per_ip: u32,
+    pub rate_limit_license_per_api_key: u32,
+    /// Outgoing mail (forgot password, e-mail verification). Without `smtp_host` those features hide themselves.
+    pub smtp_host: Option<String>,
+    /// Default: 25 with `smtp_tls = "none"`, 587 with `starttls`, 465 with `tls`.
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: crate::mail::SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// The sender, `Name <address>` or an address.
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Config {
@@ -57,6 +90,9 @@ impl Default for Config {
             issuer: "http://127.0.0.1:8080".into(),
             database_url: "sqlite://data/keyway.db".into(),
             keys_dir: PathBuf::from("keys"),
+            key_encryption_key: None,
+            // JWKS max-age (300 s) + as much again for caches in between and clock skew.
+            key_publication_delay: 600,
             workers: 0,
             db_max_connections: 16,
             access_token_ttl: 3600,
@@ -77,6 +113,23 @@ impl Default for Config {
             admin_secret: None,
             log_format: "text".into(),
             trust_forwarded_for: false,
+            metrics_bind: None,
+            shutdown_timeout: 8,
+            // Far above what one person or one device does (a sign-in is one POST, an SDK checks a license every
+            // few minutes), low enough that a guessing script from one address is slowed to a crawl. The per-API-key
+            // and per-client limits are high: one key serves a vendor's whole fleet, one client all its users.
+            rate_limit_login_per_ip: 300,
+            rate_limit_login_per_account: 60,
+            rate_limit_token_per_ip: 1200,
+            rate_limit_token_per_client: 12000,
+            rate_limit_license_per_ip: 1200,
+            rate_limit_license_per_api_key: 60000,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: crate::mail::SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
         }
     }
 }
@@ -87,33 +140,75 @@ pub enum ConfigError {
     Figment(#[from] Box<figment::Error>),
     #[error("configuration key `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error("unknown configuration key `{key}` in {from}{hint}")]
+    Unknown { key: String, from: String, hint: String },
+}
+
+impl ConfigError {
+    /// figment's message names the key and where the value came from; an unknown key is named as written.
+    fn from_figment(e: figment::Error, file: &std::path::Path) -> ConfigError {
+        if let figment::error::Kind::UnknownField(field, expected) = &e.kind {
+            let from = match &e.metadata {
+                Some(m) if m.name.contains("TOML") => file.display().to_string(),
+                Some(m) => m.name.to_string(),
+                None => "the configuration".into(),
+            };
+            let shown = match &e.metadata {
+                Some(m) if m.name == env::NAME => format!("{}{}", env::PREFIX, field.to_uppercase()),
+                _ => field.clone(),
+            };
+            let normal = field.to_ascii_lowercase().replace('-', "_");
+            let hint = match expected.iter().find(|k| **k == normal) {
+                Some(k) => format!(" (did you mean `{k}`?)"),
+                None => String::new(),
+            };
+            return ConfigError::Unknown { key: shown, from, hint };
+        }
+        ConfigError::Figment(Box::new(e))
+    }
+}
+
+/// "8080" alone is the commonest mistake: say what is missing.
+fn bind_hint(value: &str) -> String {
+    if value.parse::<u16>().is_ok() {
+        format!("`{value}` is a port alone; write host:port, for example 0.0.0.0:{value} (all interfaces) or 127.0.0.1:{value}")
+    } else {
+        format!("`{value}` must be host:port, for example 127.0.0.1:8080")
+    }
 }
 
 impl Config {
-    /// Loads `keyway.toml` (or the file named by `KEYWAY_CONFIG`) and the environment.
+    /// Loads `keyway.toml` (or the file named by `--config` or `KEYWAY_CONFIG`) and the environment.
     pub fn load(file: Option<PathBuf>) -> Result<Config, ConfigError> {
-        // A file named explicitly must exist; the default keyway.toml is optional.
-        if let Some(f) = &file {
+        // A file named explicitly (flag or environment) must exist; only the default keyway.toml is optional.
+        let named = file.map(|f| ("--config", f)).or_else(|| {
+            std::env::var_os("KEYWAY_CONFIG").filter(|v| !v.is_empty()).map(|v| ("KEYWAY_CONFIG", PathBuf::from(v)))
+        });
+        if let Some((source, f)) = &named {
             if !f.is_file() {
-                return Err(ConfigError::Invalid { key: "config", reason: format!("{} does not exist", f.display()) });
+                return Err(ConfigError::Invalid {
+                    key: "config",
+                    reason: format!("{} (from {source}) does not exist", f.display()),
+                });
             }
         }
-        let file = file
-            .or_else(|| std::env::var_os("KEYWAY_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("keyway.toml"));
+        let file = named.map(|(_, f)| f).unwrap_or_else(|| PathBuf::from("keyway.toml"));
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("KEYWAY_").ignore(&["CONFIG", "LOG", "TEST_PG"]))
+            .merge(Toml::file(&file))
+            .merge(env::KeywayEnv::new())
             .extract()
-            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+            .map_err(|e| ConfigError::from_figment(e, &file))?;
         config.validate()?;
         Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.to_string() });
-        if self.bind.parse::<std::net::SocketAddr>().is_err() {
-            return invalid("bind", "must be host:port, for example 127.0.0.1:8080");
+        for (key, value) in [("bind", Some(&self.bind)), ("metrics_bind", self.metrics_bind.as_ref())] {
+            let Some(value) = value else { continue };
+            if value.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ConfigError::Invalid { key, reason: bind_hint(value) });
+            }
         }
         match url::Url::parse(&self.issuer) {
             Ok(u)
@@ -144,6 +239,14 @@ impl Config {
                 return invalid(key, "must be a positive number of seconds");
             }
         }
+        if self.key_publication_delay < 0 {
+            return invalid("key_publication_delay", "must be zero or a positive number of seconds");
+        }
+        if let Some(k) = &self.key_encryption_key {
+            if let Err(e) = crate::crypto::kek::Kek::parse(k.expose()) {
+                return invalid("key_encryption_key", &e.to_string());
+            }
+        }
         if self.db_max_connections == 0 {
             return invalid("db_max_connections", "must be at least 1");
         }
@@ -158,6 +261,16 @@ impl Config {
                 "argon2_memory_kib",
                 "argon2 parameters out of range (memory >= 8 x parallelism KiB, iterations >= 1)",
             );
+        }
+        if self.shutdown_timeout > 3600 {
+            return invalid("shutdown_timeout", "must be at most 3600 seconds");
+        }
+        if self.smtp_host.as_deref().is_some_and(|h| !h.is_empty()) {
+            match self.smtp_from.as_deref().map(str::parse::<lettre::message::Mailbox>) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return invalid("smtp_from", "must be an address or `Name <address>`"),
+                None => return invalid("smtp_from", "is required with smtp_host"),
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be text or json");

@@ -4,6 +4,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     fix_malloc_mmap_threshold();
     let cli = keyway::cli::Cli::parse();
+    let json_errors = keyway::cli::json_logs(cli.config.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -11,8 +12,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(keyway::cli::run(cli)) {
+    let result = runtime.block_on(keyway::cli::run(cli));
+    // Background tasks (key reload, sweeps) must not hold the exit after a graceful stop.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if json_errors => {
+            keyway::cli::log_error_json(&e);
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE

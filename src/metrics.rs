@@ -1,24 +1,70 @@
-//! Prometheus metrics (SPEC §7): request counts by status class and latency sum, plus domain counters. Atomics in
-//! `AppState`, rendered in the text exposition format; no secrets or per-user labels.
+//! Prometheus metrics (SPEC §7): request latency histograms per route (the route template, never the raw path),
+//! responses by status class, domain counters and the process collector (CPU, resident memory, open descriptors),
+//! rendered in the text exposition format by the `prometheus` crate. No secrets or per-user labels.
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, Registry, TextEncoder};
 
 use crate::store::StatementCount;
 
-#[derive(Default)]
 pub struct Metrics {
     pub requests_2xx: AtomicU64,
     pub requests_3xx: AtomicU64,
     pub requests_4xx: AtomicU64,
     pub requests_5xx: AtomicU64,
-    pub request_micros: AtomicU64,
     pub logins_ok: AtomicU64,
     pub logins_failed: AtomicU64,
     pub tokens_issued: AtomicU64,
     pub activations: AtomicU64,
+    pub rate_limited: AtomicU64,
+    /// `keyway_http_request_duration_seconds{method,route}` and the process collector.
+    registry: Registry,
+    latency: Option<HistogramVec>,
+}
+
+/// Buckets from 1 ms (a cached discovery document) to 10 s (argon2 under a login burst, a slow database).
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    pub fn record_response(&self, status: u16, micros: u64) {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let opts = HistogramOpts::new(
+            "keyway_http_request_duration_seconds",
+            "Time from request to response head, by method and route template.",
+        )
+        .buckets(LATENCY_BUCKETS.to_vec());
+        // Both registrations only fail on a duplicate name or bad options, which are constants here; a failure
+        // leaves the metric out of the exposition rather than stopping the server.
+        let latency = HistogramVec::new(opts, &["method", "route"]).ok();
+        if let Some(h) = &latency {
+            let _ = registry.register(Box::new(h.clone()));
+        }
+        #[cfg(target_os = "linux")]
+        let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        Metrics {
+            requests_2xx: AtomicU64::new(0),
+            requests_3xx: AtomicU64::new(0),
+            requests_4xx: AtomicU64::new(0),
+            requests_5xx: AtomicU64::new(0),
+            logins_ok: AtomicU64::new(0),
+            logins_failed: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
+            activations: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            registry,
+            latency,
+        }
+    }
+
+    /// One answered request. `route` is the matched route template (`/api/v4/check_license`), or "unmatched":
+    /// bounded label values whatever paths clients send.
+    pub fn record_response(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let c = match status {
             200..=299 => &self.requests_2xx,
             300..=399 => &self.requests_3xx,
@@ -26,7 +72,17 @@ impl Metrics {
             _ => &self.requests_5xx,
         };
         c.fetch_add(1, Ordering::Relaxed);
-        self.request_micros.fetch_add(micros, Ordering::Relaxed);
+        if status == 429 {
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+        // Only the methods keyway routes: anything else would let clients mint label values.
+        let method = match method {
+            "GET" | "POST" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "PATCH" => method,
+            _ => "other",
+        };
+        if let Some(Ok(h)) = self.latency.as_ref().map(|l| l.get_metric_with_label_values(&[method, route])) {
+            h.observe(seconds);
+        }
     }
 
     pub fn inc(counter: &AtomicU64) {
@@ -36,7 +92,7 @@ impl Metrics {
     /// The text exposition; the gauges and counters kept elsewhere come in as arguments.
     pub fn render(&self, keys_published: usize, db: StatementCount, password_verifications: u64) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = String::with_capacity(1024);
+        let mut out = String::with_capacity(8192);
         out.push_str(
             "# HELP keyway_http_requests_total HTTP responses by status class.\n# TYPE \
             keyway_http_requests_total counter\n",
@@ -49,16 +105,12 @@ impl Metrics {
         ] {
             out.push_str(&format!("keyway_http_requests_total{{status=\"{class}\"}} {}\n", g(c)));
         }
-        out.push_str(&format!(
-            "# HELP keyway_http_request_seconds_sum Total time spent answering requests.\n# TYPE \
-                keyway_http_request_seconds_sum counter\nkeyway_http_request_seconds_sum {:.6}\n",
-            g(&self.request_micros) as f64 / 1e6
-        ));
         for (name, help, c) in [
             ("keyway_logins_total{outcome=\"success\"}", "Hosted sign-ins.", &self.logins_ok),
             ("keyway_logins_total{outcome=\"failure\"}", "", &self.logins_failed),
             ("keyway_tokens_issued_total", "Token endpoint successes.", &self.tokens_issued),
             ("keyway_license_activations_total", "Successful license activations.", &self.activations),
+            ("keyway_rate_limited_total", "Requests answered 429 by the rate limits.", &self.rate_limited),
         ] {
             if !help.is_empty() {
                 let base = name.split('{').next().unwrap_or(name);
@@ -81,6 +133,10 @@ impl Metrics {
             "# HELP keyway_signing_keys_published Keys in the JWKS.\n# TYPE \
             keyway_signing_keys_published gauge\nkeyway_signing_keys_published {keys_published}\n"
         ));
+        let mut buf = Vec::new();
+        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_ok() {
+            out.push_str(&String::from_utf8_lossy(&buf));
+        }
         out
     }
 }

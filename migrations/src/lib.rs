@@ -6,6 +6,9 @@ use sea_orm_migration::sea_orm::Database;
 mod m20261123_000001_initial;
 mod m20261130_000001_auth_hardening;
 mod m20261201_000001_federation;
+mod m20261202_000001_ui_recovery;
+mod m20261202_000002_mfa;
+mod m20261202_000003_keys;
 
 pub struct Migrator;
 
@@ -16,6 +19,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261130_000001_auth_hardening::Migration),
             Box::new(m20261201_000001_federation::Migration),
+            Box::new(m20261202_000001_ui_recovery::Migration),
+            Box::new(m20261202_000002_mfa::Migration),
+            Box::new(m20261202_000003_keys::Migration),
         ]
     }
 }

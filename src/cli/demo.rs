@@ -1,5 +1,5 @@
-//! `keyway demo`: one of each entity, created idempotently. Secrets are derived from this installation's
-//! `keys/cookie.key`, so a second run prints the same working credentials without storing them in clear.
+//! `keyway demo`: one of each entity, created idempotently. Secrets are derived from this installation's cookie key
+//! (in the database, sealed), so a second run prints the same working credentials without storing them in clear.
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -8,7 +8,7 @@ use super::manage::{hash_password, token_defaults};
 use super::CliError;
 use crate::admin::{self, LicenseSpec, ProductSpec, UserSpec};
 use crate::config::Config;
-use crate::crypto::keys::{load_or_create_cookie_key, LicenseSigner};
+use crate::crypto::keyset::{self, KeySettings};
 use crate::crypto::secrets::Secret;
 use crate::store::Store;
 
@@ -19,7 +19,7 @@ pub const USER_EMAIL: &str = "demo@example.com";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 pub const MAX_ACTIVATIONS: i32 = 3;
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Demo {
     pub issuer: String,
     pub api_key: String,
@@ -46,7 +46,9 @@ fn derive(key: &[u8], label: &str) -> Result<String, CliError> {
 }
 
 pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, CliError> {
-    let cookie_key = load_or_create_cookie_key(&config.keys_dir)?;
+    // The demo may create the installation's keys (like `serve` and `migrate`).
+    let (_, keys) = keyset::open(store, &KeySettings::from_config(config), now).await?;
+    let cookie_key = keys.cookie.expose().to_vec();
     let shared_key = derive(&cookie_key, "shared-key")?;
     let api_key = uuid::Uuid::from_bytes(uuid_bytes(&derive(&cookie_key, "api-key")?)).to_string();
     let client_secret = derive(&cookie_key, "client-secret")?;
@@ -105,7 +107,7 @@ pub async fn ensure(store: &Store, config: &Config, now: i64) -> Result<Demo, Cl
             admin::create_license(store, &product, &account, spec, now).await?
         }
     };
-    let license_public_key_pem = LicenseSigner::load_or_create(&config.keys_dir)?.public_pem().to_string();
+    let license_public_key_pem = keys.license.public_pem().to_string();
     Ok(Demo {
         issuer: config.issuer.clone(),
         api_key,
@@ -141,6 +143,7 @@ pub fn print(d: &Demo, json: bool) {
         return;
     }
     super::say(format_args!("keyway demo data"));
+    super::say(format_args!("  organization           {ORG} (the --org of the management commands)"));
     super::say(format_args!("  issuer / URL           {}", d.issuer));
     super::say(format_args!("  login (demo user)      {} / {}", d.user_email, d.user_password));
     super::say(format_args!("  License API key        {}", d.api_key));

@@ -117,6 +117,7 @@ pub enum DomainCmd {
     Remove {
         #[command(flatten)]
         account: AccountRef,
+        /// The domain to stop routing.
         #[arg(long)]
         domain: String,
     },

@@ -189,6 +189,8 @@ pub enum AccountCmd {
         #[arg(long)]
         org: String,
     },
+    /// Show or set the account's multi-factor policy (--required on|off, --after-idp on|off).
+    Mfa(super::mfa::AccountMfa),
 }
 
 /// Which user of which account.
@@ -237,6 +239,29 @@ pub enum UserCmd {
     Disable(UserRef),
     /// Enable a disabled user again.
     Enable(UserRef),
+    /// Print a password reset link (single use, 30 minutes) for support staff to hand over.
+    ResetLink(LinkArgs),
+    /// Print an e-mail verification link.
+    VerifyLink(LinkArgs),
+    /// Multi-factor authentication of a user (support staff).
+    #[command(subcommand)]
+    Mfa(super::mfa::UserMfaCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct LinkArgs {
+    /// Organization name or id.
+    #[arg(long)]
+    pub org: String,
+    /// The user's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// Customer account code (needed when the address is a user of several accounts).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// A product's short code: the page the link opens shows its branding.
+    #[arg(long)]
+    pub product: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -460,6 +485,7 @@ async fn account(store: &Store, cmd: AccountCmd, now: i64) -> Result<(), CliErro
                 out(json!({"id": a.id, "code": a.code, "name": a.name}));
             }
         }
+        AccountCmd::Mfa(m) => super::mfa::account(store, m, now).await?,
     }
     Ok(())
 }
@@ -479,7 +505,9 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
                 account_admin,
             };
             let u = admin::create_user(store, &account, spec, now).await?;
-            out(json!({"id": u.id, "email": u.email, "customer_account": user.account}));
+            // Issue 17: with SMTP configured, new users get a verification link.
+            let mailed = super::branding::send_verification(store, config, &u, &account.name, now).await?;
+            out(json!({"id": u.id, "email": u.email, "customer_account": user.account, "verification_mail": mailed}));
         }
         UserCmd::List { org, account } => {
             let o = admin::organization(store, &org).await?;
@@ -490,6 +518,35 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
         }
         UserCmd::Disable(u) => set_user_disabled(store, &u, true).await?,
         UserCmd::Enable(u) => set_user_disabled(store, &u, false).await?,
+        UserCmd::ResetLink(a) => {
+            let kind = crate::auth::recovery::LinkKind::Reset;
+            super::branding::user_link(
+                store,
+                config,
+                &a.org,
+                &a.email,
+                a.account.as_deref(),
+                a.product.as_deref(),
+                kind,
+                now,
+            )
+            .await?
+        }
+        UserCmd::VerifyLink(a) => {
+            let kind = crate::auth::recovery::LinkKind::Verify;
+            super::branding::user_link(
+                store,
+                config,
+                &a.org,
+                &a.email,
+                a.account.as_deref(),
+                a.product.as_deref(),
+                kind,
+                now,
+            )
+            .await?
+        }
+        UserCmd::Mfa(m) => super::mfa::user(store, m, now).await?,
     }
     Ok(())
 }

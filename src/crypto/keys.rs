@@ -1,8 +1,10 @@
-//! Signing keys (SPEC §4.3): PEM files in `keys/`. `oidc-<created>-<n>.pem` are the rotating RSA-2048 OpenID keys
-//! (the newest signs, all still-needed ones are in the JWKS); `oidc-es256-<created>-<n>.pem` are P-256 keys, created
-//! only when access tokens are configured to be signed with ES256 and rotated alongside; `license.pem` is the
-//! long-lived License API response signing key (SPEC §3.2); `cookie.key` keys the CSRF MACs. Replicas share the
-//! directory.
+//! Signing keys (SPEC §4.3): RSA-2048 OpenID keys, P-256 keys (only when access tokens are signed with ES256), the
+//! long-lived License API response signing key (SPEC §3.2) and the cookie key of the CSRF MACs.
+//!
+//! They live in the database, sealed with the key-encryption key (`crypto::keyset`, issue 15). The PEM files of
+//! `keys_dir` (`oidc-<created>-<n>.pem`, `oidc-es256-<created>-<n>.pem`, `license.pem`, `cookie.key`) are what
+//! installations before that kept; `keyset` imports them once. The key ring and its rotation schedule are in
+//! `crypto::key_ring`.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,6 +17,8 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
+
+pub use super::key_ring::{KeyRing, KeyState, KeyStatus, RingEntry};
 use sha2::{Digest, Sha256};
 
 /// Longest lifetime of any JWT keyway signs (product TTL overrides are capped to it), plus clock skew: a retired key
@@ -23,7 +27,7 @@ pub const MAX_JWT_LIFETIME: i64 = 24 * 3600 + 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("key file {path}: {reason}")]
+    #[error("{}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
     #[error("key generation: {0}")]
     Generate(String),
@@ -62,6 +66,11 @@ fn file_err(path: &Path, reason: impl ToString) -> KeyError {
     KeyError::File { path: path.to_path_buf(), reason: reason.to_string() }
 }
 
+/// Where a key came from, for error messages: a file, or a database row ("database key <id>").
+fn source_err(what: &str, reason: impl ToString) -> KeyError {
+    KeyError::File { path: PathBuf::from(what), reason: reason.to_string() }
+}
+
 /// One RSA key with everything needed to sign with it (ring) and verify with it (jsonwebtoken).
 pub struct RsaKey {
     pub kid: String,
@@ -80,16 +89,17 @@ impl std::fmt::Debug for RsaKey {
 }
 
 impl RsaKey {
-    fn from_private(key: &RsaPrivateKey, created: i64, path: &Path) -> Result<RsaKey, KeyError> {
-        let der = key.to_pkcs8_der().map_err(|e| file_err(path, e))?;
-        let pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| file_err(path, e))?;
+    fn from_private(key: &RsaPrivateKey, created: i64, what: &str) -> Result<RsaKey, KeyError> {
+        let der = key.to_pkcs8_der().map_err(|e| source_err(what, e))?;
+        let pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| source_err(what, e))?;
         let n_b64 = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e_b64 = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
         // RFC 7638 §3: the thumbprint of the required members in lexicographic order, no whitespace.
         let thumb_input = format!(r#"{{"e":"{e_b64}","kty":"RSA","n":"{n_b64}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumb_input.as_bytes()));
-        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&n_b64, &e_b64).map_err(|e| file_err(path, e))?;
-        let public_pem = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| file_err(path, e))?;
+        let decoding =
+            jsonwebtoken::DecodingKey::from_rsa_components(&n_b64, &e_b64).map_err(|e| source_err(what, e))?;
+        let public_pem = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| source_err(what, e))?;
         Ok(RsaKey { kid, created, pair, n_b64, e_b64, decoding, public_pem })
     }
 
@@ -116,20 +126,21 @@ pub struct EcKey {
 }
 
 impl EcKey {
-    fn from_pkcs8(der: &[u8], created: i64, path: &Path) -> Result<EcKey, KeyError> {
+    fn from_pkcs8(der: &[u8], created: i64, what: &str) -> Result<EcKey, KeyError> {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
-            .map_err(|e| file_err(path, format!("not a P-256 private key: {e}")))?;
+            .map_err(|e| source_err(what, format!("not a P-256 private key: {e}")))?;
         // SEC 1 uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
         let point = pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 4 {
-            return Err(file_err(path, "unexpected P-256 public key encoding"));
+            return Err(source_err(what, "unexpected P-256 public key encoding"));
         }
         let x_b64 = URL_SAFE_NO_PAD.encode(&point[1..33]);
         let y_b64 = URL_SAFE_NO_PAD.encode(&point[33..65]);
         // RFC 7638 §3.2: required members of an EC key, lexicographic order.
         let thumb_input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x_b64}","y":"{y_b64}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumb_input.as_bytes()));
-        let decoding = jsonwebtoken::DecodingKey::from_ec_components(&x_b64, &y_b64).map_err(|e| file_err(path, e))?;
+        let decoding =
+            jsonwebtoken::DecodingKey::from_ec_components(&x_b64, &y_b64).map_err(|e| source_err(what, e))?;
         Ok(EcKey { kid, created, pair, x_b64, y_b64, decoding })
     }
 
@@ -192,7 +203,7 @@ impl SigningKey {
     }
 
     /// The public JWK (RFC 7517 §4, RFC 7518 §6).
-    fn jwk(&self) -> serde_json::Value {
+    pub(crate) fn jwk(&self) -> serde_json::Value {
         match self {
             SigningKey::Rsa(k) => serde_json::json!({
                 "kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid, "n": k.n_b64, "e": k.e_b64,
@@ -204,36 +215,66 @@ impl SigningKey {
     }
 }
 
-fn read_ec_key(path: &Path, created: i64) -> Result<EcKey, KeyError> {
-    let pem = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
+/// A P-256 key from its PKCS#8 PEM.
+pub fn ec_from_pem(pem: &str, created: i64, what: &str) -> Result<EcKey, KeyError> {
     let (label, doc) =
-        SecretDocument::from_pem(&pem).map_err(|e| file_err(path, format!("not a PEM private key: {e}")))?;
+        SecretDocument::from_pem(pem).map_err(|e| source_err(what, format!("not a PEM private key: {e}")))?;
     if label != "PRIVATE KEY" {
-        return Err(file_err(path, format!("expected a PKCS#8 PRIVATE KEY, found {label}")));
+        return Err(source_err(what, format!("expected a PKCS#8 PRIVATE KEY, found {label}")));
     }
-    EcKey::from_pkcs8(doc.as_bytes(), created, path)
+    EcKey::from_pkcs8(doc.as_bytes(), created, what)
 }
 
-fn generate_ec_into(path: &Path) -> Result<(), KeyError> {
+/// A new P-256 key as PKCS#8 PEM.
+pub fn generate_ec_pem() -> Result<String, KeyError> {
     let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
         .map_err(|e| KeyError::Generate(e.to_string()))?;
     let doc = SecretDocument::try_from(der.as_ref()).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let pem = doc.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
-    write_secret_file(path, pem.as_bytes())
+    Ok(doc.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?.to_string())
+}
+
+/// An RSA key from PKCS#8 or PKCS#1 PEM.
+pub fn rsa_from_pem(pem: &str, created: i64, what: &str) -> Result<RsaKey, KeyError> {
+    let key = RsaPrivateKey::from_pkcs8_pem(pem)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
+        .map_err(|e| source_err(what, format!("not an RSA private key in PEM: {e}")))?;
+    RsaKey::from_private(&key, created, what)
+}
+
+/// A new RSA-2048 key as PKCS#8 PEM.
+pub fn generate_rsa_pem() -> Result<String, KeyError> {
+    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
+    Ok(key.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?.to_string())
+}
+
+impl SigningKey {
+    /// A signing key of `alg` from its PEM (`what` names where it came from in errors).
+    pub fn from_pem(alg: SigningAlg, pem: &str, created: i64, what: &str) -> Result<SigningKey, KeyError> {
+        match alg {
+            SigningAlg::RS256 => rsa_from_pem(pem, created, what).map(SigningKey::Rsa),
+            SigningAlg::ES256 => ec_from_pem(pem, created, what).map(SigningKey::Ec),
+        }
+    }
+
+    /// A new key of `alg` as PEM.
+    pub fn generate_pem(alg: SigningAlg) -> Result<String, KeyError> {
+        match alg {
+            SigningAlg::RS256 => generate_rsa_pem(),
+            SigningAlg::ES256 => generate_ec_pem(),
+        }
+    }
+}
+
+fn read_pem(path: &Path) -> Result<String, KeyError> {
+    std::fs::read_to_string(path).map_err(|e| file_err(path, e))
 }
 
 fn read_key(path: &Path, created: i64) -> Result<RsaKey, KeyError> {
-    let pem = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
-    let key = RsaPrivateKey::from_pkcs8_pem(&pem)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
-        .map_err(|e| file_err(path, format!("not an RSA private key in PEM: {e}")))?;
-    RsaKey::from_private(&key, created, path)
+    rsa_from_pem(&read_pem(path)?, created, &path.display().to_string())
 }
 
 fn generate_into(path: &Path) -> Result<(), KeyError> {
-    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
-    write_secret_file(path, pem.as_bytes())
+    write_secret_file(path, generate_rsa_pem()?.as_bytes())
 }
 
 /// Writes a secret file readable only by its owner, atomically (write a temporary file, then rename), and never
@@ -250,8 +291,13 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(|e| file_err(&tmp, e))?;
-    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| file_err(&tmp, e))?;
+    // Errors name the file asked for and its directory, not the temporary name nobody configured.
+    let tmp_err = |e: std::io::Error| file_err(path, format!("{e} (writing a new file in {})", dir.display()));
+    let mut f = opts.open(&tmp).map_err(tmp_err)?;
+    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        tmp_err(e)
+    })?;
     // hard_link fails if the target exists, which is the no-overwrite rule; then drop our copy.
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
@@ -264,33 +310,26 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
 
 /// The two key families of the ring: file-name prefix and algorithm.
 #[derive(Clone, Copy)]
-struct Family {
+pub(crate) struct Family {
     prefix: &'static str,
-    alg: SigningAlg,
+    pub(crate) alg: SigningAlg,
 }
 
-const RSA_FAMILY: Family = Family { prefix: "oidc-", alg: SigningAlg::RS256 };
-const EC_FAMILY: Family = Family { prefix: "oidc-es256-", alg: SigningAlg::ES256 };
+pub(crate) const RSA_FAMILY: Family = Family { prefix: "oidc-", alg: SigningAlg::RS256 };
+pub(crate) const EC_FAMILY: Family = Family { prefix: "oidc-es256-", alg: SigningAlg::ES256 };
+
+/// A key file of `keys_dir`: its creation time (from the name), path and name.
+pub(crate) type KeyFile = (i64, PathBuf, String);
 
 impl Family {
-    fn read(self, path: &Path, created: i64) -> Result<SigningKey, KeyError> {
-        match self.alg {
-            SigningAlg::RS256 => read_key(path, created).map(SigningKey::Rsa),
-            SigningAlg::ES256 => read_ec_key(path, created).map(SigningKey::Ec),
-        }
-    }
-
     fn generate(self, dir: &Path, created: i64) -> Result<(), KeyError> {
         let path = dir.join(format!("{}{created}-{}.pem", self.prefix, &crate::crypto::secrets::random_token()[..8]));
-        match self.alg {
-            SigningAlg::RS256 => generate_into(&path),
-            SigningAlg::ES256 => generate_ec_into(&path),
-        }
+        write_secret_file(&path, SigningKey::generate_pem(self.alg)?.as_bytes())
     }
 
     /// `<prefix><created>-<random>.pem` files, newest first. The RSA prefix `oidc-` also matches `oidc-es256-…`
     /// names, whose next segment is not a number, so each family sees only its own files.
-    fn files(self, dir: &Path) -> Result<Vec<(i64, PathBuf, String)>, KeyError> {
+    pub(crate) fn files(self, dir: &Path) -> Result<Vec<KeyFile>, KeyError> {
         let mut out = Vec::new();
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
@@ -310,49 +349,25 @@ impl Family {
         Ok(out)
     }
 
-    /// The family's keys still needed (all but those superseded more than `MAX_JWT_LIFETIME` ago), and the names of
-    /// all its files as listed for that load.
-    fn load(self, dir: &Path, now: i64) -> Result<(Vec<Arc<SigningKey>>, Vec<String>), KeyError> {
-        let mut keys = Vec::new();
-        let mut names = Vec::new();
-        let mut successor_created: Option<i64> = None;
-        for (created, path, name) in self.files(dir)? {
-            let needed = match successor_created {
-                None => true,
-                Some(s) => s + MAX_JWT_LIFETIME > now,
-            };
-            if needed {
-                keys.push(Arc::new(self.read(&path, created)?));
-            }
-            successor_created = Some(created);
-            names.push(name);
-        }
-        Ok((keys, names))
+    /// Every key file of the family as ring entries (id = file name; each signed from its creation).
+    fn entries(self, dir: &Path) -> Result<Vec<RingEntry>, KeyError> {
+        self.files(dir)?
+            .into_iter()
+            .map(|(created, path, name)| {
+                let key = SigningKey::from_pem(self.alg, &read_pem(&path)?, created, &path.display().to_string())?;
+                Ok(RingEntry { id: name, key: Arc::new(key), created_at: created, signing_at: created })
+            })
+            .collect()
     }
 }
 
-fn all_key_files(dir: &Path) -> Result<Vec<String>, KeyError> {
-    let mut names: Vec<String> = RSA_FAMILY.files(dir)?.into_iter().map(|f| f.2).collect();
-    names.extend(EC_FAMILY.files(dir)?.into_iter().map(|f| f.2));
-    Ok(names)
+/// A key file's PEM (for the one-time import into the database).
+pub(crate) fn read_key_file(path: &Path) -> Result<String, KeyError> {
+    read_pem(path)
 }
 
-/// The OpenID signing keys in use, newest first per algorithm, with the JWKS document prepared once.
-pub struct KeyRing {
-    /// RSA keys first (index 0 signs RS256), then the P-256 keys (the first of them signs ES256).
-    keys: Vec<Arc<SigningKey>>,
-    ec_signer: Option<usize>,
-    jwks: bytes::Bytes,
-    /// File names the ring was built from, to notice rotation by another process.
-    pub fingerprint: Vec<String>,
-}
-
-impl std::fmt::Debug for KeyRing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("keys", &self.keys).finish_non_exhaustive()
-    }
-}
-
+/// Key rings from PEM files: the layout of `keys_dir` before keys moved into the database. Used by the one-time
+/// import and by tests that need a ring without a database.
 impl KeyRing {
     /// Loads the keys of `dir`, generating the first RSA key when there is none, and the first P-256 key when
     /// access tokens are to be signed with ES256 and there is none.
@@ -366,26 +381,15 @@ impl KeyRing {
         Self::load(dir, now)
     }
 
-    /// Loads every still-needed key of `dir`. P-256 keys stay published once made, even if access tokens go back
-    /// to RS256, so that tokens already issued keep verifying until they expire.
+    /// Every key of `dir`, scheduled at `now` (the newest of each family signs; older ones stay published until
+    /// `MAX_JWT_LIFETIME` after their successor started signing).
     pub fn load(dir: &Path, now: i64) -> Result<KeyRing, KeyError> {
-        // The fingerprint comes from the same directory listings as the keys: a key added between the two would
-        // otherwise be in the fingerprint without being loaded, and `changed_on_disk` would never report it.
-        let (mut keys, mut fingerprint) = RSA_FAMILY.load(dir, now)?;
-        if keys.is_empty() {
-            return Err(file_err(dir, "no OpenID signing key"));
-        }
-        let (ec, ec_names) = EC_FAMILY.load(dir, now)?;
-        let ec_signer = if ec.is_empty() { None } else { Some(keys.len()) };
-        keys.extend(ec);
-        fingerprint.extend(ec_names);
-        let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() });
-        let jwks = bytes::Bytes::from(serde_json::to_vec(&jwks).map_err(|e| file_err(dir, e))?);
-        Ok(KeyRing { keys, ec_signer, jwks, fingerprint })
+        let mut entries = RSA_FAMILY.entries(dir)?;
+        entries.extend(EC_FAMILY.entries(dir)?);
+        KeyRing::schedule(entries, now, MAX_JWT_LIFETIME)
     }
 
-    /// `keyway keys rotate`: adds an RSA key (and a P-256 key when that family exists or ES256 is configured) that
-    /// becomes the signer; older keys stay in the JWKS (see `load`).
+    /// Adds an RSA key (and a P-256 key when that family exists or ES256 is configured) to `dir` that signs at once.
     pub fn rotate(dir: &Path, now: i64, access_alg: SigningAlg) -> Result<KeyRing, KeyError> {
         let rsa = RSA_FAMILY.files(dir)?;
         let ec = EC_FAMILY.files(dir)?;
@@ -398,58 +402,26 @@ impl KeyRing {
         }
         Self::load(dir, created)
     }
-
-    pub fn changed_on_disk(&self, dir: &Path) -> bool {
-        match all_key_files(dir) {
-            Ok(files) => files != self.fingerprint,
-            Err(_) => false,
-        }
-    }
-
-    /// The RS256 signer (id_tokens, minted SSO tokens, RS256 access tokens).
-    pub fn signer(&self) -> &Arc<SigningKey> {
-        // `load` refuses a ring without an RSA key, so index 0 exists.
-        &self.keys[0]
-    }
-
-    /// The newest key of `alg`; `Missing` when the ring has none (an ES256 key file was removed by hand).
-    pub fn signer_for(&self, alg: SigningAlg) -> Result<&Arc<SigningKey>, KeyError> {
-        match alg {
-            SigningAlg::RS256 => Ok(self.signer()),
-            SigningAlg::ES256 => self.ec_signer.map(|i| &self.keys[i]).ok_or(KeyError::Missing(alg)),
-        }
-    }
-
-    pub fn by_kid(&self, kid: &str) -> Option<&Arc<SigningKey>> {
-        self.keys.iter().find(|k| k.kid() == kid)
-    }
-
-    /// The JWKS document; cloning is a reference-count increment.
-    pub fn jwks_json(&self) -> bytes::Bytes {
-        self.jwks.clone()
-    }
-
-    pub fn kids(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.kid().to_string()).collect()
-    }
-
-    /// (kid, algorithm, signs now) for every published key.
-    pub fn describe(&self) -> Vec<(String, SigningAlg, bool)> {
-        self.keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.kid().to_string(), k.alg(), i == 0 || Some(i) == self.ec_signer))
-            .collect()
-    }
 }
 
-/// The License API response signing key (`keys/license.pem`), created on first start and never rotated: client apps
+/// The License API response signing key, created on first start and rotated only by an explicit command: client apps
 /// pin its public key in the SDK configuration.
 pub struct LicenseSigner {
     key: RsaKey,
 }
 
+impl std::fmt::Debug for LicenseSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenseSigner").field("kid", &self.key.kid).finish_non_exhaustive()
+    }
+}
+
 impl LicenseSigner {
+    pub fn from_pem(pem: &str, what: &str) -> Result<LicenseSigner, KeyError> {
+        Ok(LicenseSigner { key: rsa_from_pem(pem, 0, what)? })
+    }
+
+    /// `keys_dir/license.pem`, created when missing (tests; installations before keys moved into the database).
     pub fn load_or_create(dir: &Path) -> Result<LicenseSigner, KeyError> {
         let path = dir.join("license.pem");
         if !path.exists() {
@@ -468,7 +440,7 @@ impl LicenseSigner {
     }
 }
 
-/// 32 random bytes in `keys/cookie.key`, shared by replicas: keys the CSRF token MACs.
+/// 32 random bytes in `keys/cookie.key` (tests; installations before keys moved into the database).
 pub fn load_or_create_cookie_key(dir: &Path) -> Result<Vec<u8>, KeyError> {
     let path = dir.join("cookie.key");
     if !path.exists() {
@@ -498,7 +470,6 @@ mod tests {
         let rotated = KeyRing::rotate(dir.path(), 2_000, SigningAlg::RS256).expect("rotate");
         assert_ne!(rotated.signer().kid(), first);
         assert_eq!(rotated.kids().len(), 2, "the old key stays published");
-        assert!(ring.changed_on_disk(dir.path()));
 
         let later = KeyRing::load(dir.path(), 2_000 + MAX_JWT_LIFETIME + 1).expect("load");
         assert_eq!(later.kids(), vec![rotated.signer().kid().to_string()], "retired once its tokens expired");
@@ -516,7 +487,6 @@ mod tests {
         let ec = ring.signer_for(SigningAlg::ES256).expect("P-256 key made").clone();
         assert_eq!(ec.alg(), SigningAlg::ES256);
         assert_eq!(ring.signer_for(SigningAlg::RS256).expect("rsa").alg(), SigningAlg::RS256);
-        assert!(rsa_only.changed_on_disk(dir.path()), "replicas notice the new key file");
 
         let jwks: serde_json::Value = serde_json::from_slice(&ring.jwks_json()).expect("json");
         let keys = jwks["keys"].as_array().expect("keys");

@@ -10,6 +10,7 @@ pub mod oidc;
 mod rs256;
 pub mod saml;
 pub mod setup;
+pub mod xmlsec_log;
 
 use std::sync::Arc;
 

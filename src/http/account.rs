@@ -29,7 +29,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The signed-in user of this browser, if any.
-async fn current(state: &AppState, req: &HttpRequest, now: i64) -> Result<Option<ActiveSession>, StoreError> {
+pub(crate) async fn current(
+    state: &AppState,
+    req: &HttpRequest,
+    now: i64,
+) -> Result<Option<ActiveSession>, StoreError> {
     match req.cookie(SESSION_COOKIE) {
         Some(c) => session::load(&state.store, c.value(), now).await,
         None => Ok(None),
@@ -73,12 +77,15 @@ async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         Ok(r) => r,
         Err(e) => return unavailable(&req, &e),
     };
+    let t = ui::strings(&req);
+    let r = crate::ui::recovery::strings_for(t);
     let rows = licenses
         .into_iter()
         .map(|l| LicenseRow {
             id: l.license.id,
             product_name: l.product_name,
-            license_type: l.license.license_type.as_str().to_string(),
+            license_type: crate::ui::recovery::license_type_words(r, l.license.license_type.as_str()),
+            license_key: l.license.license_key.clone(),
             times_activated: l.license.times_activated,
             max_activations: l.license.max_activations,
             expires: l.license.expires_at.and_then(crate::license::response::iso_date),
@@ -90,12 +97,20 @@ async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         })
         .collect();
     let c = csrf(&state, &req);
+    let notice = match Params::parse(req.query_string()).ok().as_ref().and_then(|p| p.get("notice")) {
+        Some("deactivated") => Some(r.deactivated),
+        Some("password") => Some(r.password_changed),
+        _ => None,
+    };
     let view = AccountView {
-        t: ui::strings(&req),
+        t,
         csrf_token: &c.token,
         email: &s.user.email,
         account_name: &s.account.name,
         licenses: rows,
+        notice,
+        r,
+        has_password: s.user.password_hash.is_some(),
     };
     page_with_csrf(&req, StatusCode::OK, &view, c.new_cookie.clone())
 }
@@ -131,7 +146,7 @@ async fn post_deactivate_device(
     };
     let ip = client_ip(&req);
     match portal::deactivate_device(&state.store, &s.user, &Actor::user(&s.user.id), id, ip.as_deref(), now).await {
-        Ok(()) => see_other("/account"),
+        Ok(()) => see_other("/account?notice=deactivated"),
         Err(PortalError::NoSuchDevice) => error_page(&req, StatusCode::NOT_FOUND, "No such active device."),
         Err(PortalError::Store(e)) => unavailable(&req, &e),
     }
@@ -140,7 +155,7 @@ async fn post_deactivate_device(
 /// The portal's own sign-in page: like the hosted login, with the customer account asked for.
 async fn get_login(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let org = Params::parse(req.query_string()).ok().and_then(|p| p.get("org").map(str::to_string));
-    portal_login_page(&state, &req, StatusCode::OK, &PortalForm { org: org.as_deref(), ..Default::default() })
+    portal_login_page(&state, &req, StatusCode::OK, &PortalForm { org: org.as_deref(), ..Default::default() }).await
 }
 
 /// What the portal sign-in page shows: an error, the values typed so far, the organization of the portal link,
@@ -154,7 +169,7 @@ pub struct PortalForm<'a> {
     pub account: Option<&'a CustomerAccount>,
 }
 
-pub fn portal_login_page(
+pub async fn portal_login_page(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
@@ -166,7 +181,17 @@ pub fn portal_login_page(
         label: t.sign_in_with.replace("{name}", &f.display_name),
         href: crate::encoding::with_query("/federation/start", &[("account", &a.id)]),
     });
+    let ctx = match super::recovery::page_context(state, req, None, form.org).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(req, &e),
+    };
+    let here = crate::encoding::with_query(
+        "/login",
+        &[("org", form.org.unwrap_or(""))].into_iter().filter(|p| !p.1.is_empty()).collect::<Vec<_>>(),
+    );
     let view = LoginView {
+        c: ctx.chrome(&here),
+        forgot_href: super::recovery::forgot_href(state, None, form.org),
         t,
         csrf_token: &c.token,
         authz: "",
@@ -180,7 +205,7 @@ pub fn portal_login_page(
         idp,
         password_form: form.account.is_none_or(|a| a.password_login()),
     };
-    page_with_csrf(req, status, &view, c.new_cookie.clone())
+    super::mfa::allow_webauthn_script(page_with_csrf(req, status, &view, c.new_cookie.clone()))
 }
 
 /// `POST /login` without a pending authorization request: sign in to the portal. The account code is looked up in
@@ -193,11 +218,20 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
     let email = form.get("email").unwrap_or("");
     let account_code = form.get("customer_account_code").unwrap_or("");
     let org = form.get("organization");
-    let page = |status, error: Option<&str>, account: Option<&CustomerAccount>| {
-        portal_login_page(state, req, status, &PortalForm { error, email, account_code, org, account })
+    let page = |status, error: Option<&'static str>, account: Option<&CustomerAccount>| {
+        let (error, account) = (error, account.cloned());
+        async move {
+            portal_login_page(
+                state,
+                req,
+                status,
+                &PortalForm { error, email, account_code, org, account: account.as_ref() },
+            )
+            .await
+        }
     };
     if !csrf_valid(state, req, form.get("csrf_token")) {
-        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed), None);
+        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed), None).await;
     }
     let now = state.now();
     let password = form.get("password").unwrap_or("");
@@ -210,13 +244,20 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
             if !password.is_empty() {
                 // keyway's password form is refused for an IdP-only account; its IdP is offered instead.
                 let name = account.federation.as_ref().map(|f| f.display_name.as_str()).unwrap_or("");
-                return page(StatusCode::OK, Some(&t.use_idp.replace("{name}", name)), Some(&account));
+                let message = t.use_idp.replace("{name}", name);
+                return portal_login_page(
+                    state,
+                    req,
+                    StatusCode::OK,
+                    &PortalForm { error: Some(&message), email, account_code, org, account: Some(&account) },
+                )
+                .await;
             }
             return redirect_to_idp(state, req, &account, ReturnTo::Portal).await;
         }
     }
     let realm = Realm::AccountCode { code: account_code, organization_id: org };
-    match sign_in(state, req, realm, email, password, Surface::Portal, now).await {
+    match sign_in(state, req, realm, email, password, Surface::Portal, &ReturnTo::Portal, false, now).await {
         Ok(SignIn::Done { cookies, .. }) => {
             let mut res = see_other("/account");
             for c in cookies {
@@ -224,8 +265,15 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
             }
             res
         }
-        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), None),
-        Ok(SignIn::Locked { until }) => page(StatusCode::OK, Some(&locked_message(req, until, now)), None),
+        Ok(SignIn::SecondFactor(res)) => res,
+        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), None).await,
+        Ok(SignIn::Locked { until }) => {
+            let here = crate::encoding::with_query(
+                "/login",
+                &[("org", org.unwrap_or(""))].into_iter().filter(|p| !p.1.is_empty()).collect::<Vec<_>>(),
+            );
+            super::recovery::lockout_page(state, req, &locked_message(req, until, now), None, org, &here).await
+        }
         Err(e) => unavailable(req, &e),
     }
 }

@@ -42,6 +42,8 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
     let now = state.now();
     let areq = match authorize::validate(&state.store, raw).await {
         Ok(a) => a,
+        // Issue 17: the user-facing page ("return to <product>"), the technical reason folded away.
+        Err(AuthorizeError::Fatal(msg)) => return super::recovery::invalid_link_page(state, req, raw, &msg).await,
         Err(e) => return authorize_error(state, req, e),
     };
     let session = match req.cookie(SESSION_COOKIE) {
@@ -74,13 +76,25 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
         }
         None => {
             let form = LoginState { email: areq.login_hint.as_deref().unwrap_or(""), ..Default::default() };
-            login_page(state, req, &areq, StatusCode::OK, &form)
+            login_page(state, req, &areq, StatusCode::OK, &form).await
         }
     }
 }
 
-/// Issues the response for a signed-in user and delivers it.
+/// Issues the response for a signed-in user and delivers it. Every path that issues a code or token comes through
+/// here, so the MFA gate is here too: a session without a second factor, for a request that asks for MFA
+/// (`acr_values`) or an account that requires it, steps up first (issue 17).
 pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession, now: i64) -> HttpResponse {
+    match crate::auth::mfa::session_satisfies(&state.store, &s.account, &s.how.amr, areq.wants_mfa()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return match super::mfa::step_up(state, areq, s).await {
+                Ok(res) => res,
+                Err(e) => redirect_unavailable(state, areq, &e),
+            }
+        }
+        Err(e) => return redirect_unavailable(state, areq, &e),
+    }
     let keys = state.keys();
     match response::issue(&state.store, &state.signer(&keys), state.config.code_ttl, areq, s, now).await {
         Ok(resp) => deliver(&resp),
@@ -156,7 +170,7 @@ pub struct LoginState<'a> {
 }
 
 /// The hosted login page for a pending authorization request.
-pub fn login_page(
+pub async fn login_page(
     state: &AppState,
     req: &HttpRequest,
     areq: &AuthorizeRequest,
@@ -170,7 +184,14 @@ pub fn login_page(
         label: t.sign_in_with.replace("{name}", &f.display_name),
         href: crate::encoding::with_query("/federation/start", &[("authz", &areq.raw)]),
     });
+    let ctx = match super::recovery::page_context(state, req, Some(areq.client.client_id.as_str()), None).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(req, &e),
+    };
+    let here = format!("/oauth2/authorize?{}", areq.raw);
     let view = LoginView {
+        c: ctx.chrome(&here),
+        forgot_href: super::recovery::forgot_href(state, Some(areq.client.client_id.as_str()), None),
         t,
         csrf_token: &c.token,
         authz: &areq.raw,
@@ -184,5 +205,5 @@ pub fn login_page(
         idp,
         password_form: account.is_none_or(|a| a.password_login()),
     };
-    page_with_csrf(req, status, &view, c.new_cookie.clone())
+    super::mfa::allow_webauthn_script(page_with_csrf(req, status, &view, c.new_cookie.clone()))
 }

@@ -160,6 +160,22 @@ async fn get_sp_metadata(state: web::Data<AppState>, req: HttpRequest, path: web
 /// A fresh session for the federated user, then the pending authorization request or the portal.
 async fn signed_in(state: &AppState, req: &HttpRequest, done: Completed) -> HttpResponse {
     let now = state.now();
+    // keyway's own second factor on top of the IdP's, when the account asks for it or the request does (issue 17).
+    let wants_mfa = match &done.return_to {
+        ReturnTo::Authorize(raw) => authorize::validate(&state.store, raw).await.is_ok_and(|a| a.wants_mfa()),
+        ReturnTo::Portal => false,
+    };
+    let first = crate::auth::mfa::FirstFactor::Federation;
+    match crate::auth::mfa::requirement(&state.store, &done.user, &done.account, first, wants_mfa).await {
+        Ok(crate::auth::mfa::Requirement::None) => {}
+        Ok(_) => {
+            return match super::mfa::begin(state, &done.user, &done.account, &done.how, &done.return_to, vec![]).await {
+                Ok(res) => res,
+                Err(e) => unavailable(req, &e),
+            }
+        }
+        Err(e) => return unavailable(req, &e),
+    }
     let (session, session_cookie) = match start_session(state, req, done.user, done.account, done.how, now).await {
         Ok(s) => s,
         Err(e) => return unavailable(req, &e),

@@ -6,8 +6,12 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(get_root))
         .route("/healthz", web::get().to(get_healthz))
-        .route("/readyz", web::get().to(get_readyz))
-        .route("/metrics", web::get().to(get_metrics));
+        .route("/readyz", web::get().to(get_readyz));
+}
+
+/// `/metrics`: on the main server, or alone on `metrics_bind`.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(get_metrics));
 }
 
 async fn get_root() -> HttpResponse {

@@ -12,8 +12,8 @@ use super::federation::redirect_to_idp;
 use super::web::{
     self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE,
 };
-use crate::auth::device;
 use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
+use crate::auth::{device, mfa};
 use crate::federation::ReturnTo;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::authorize;
@@ -30,6 +30,11 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Ok(f) => f,
         Err(page) => return page,
     };
+    let limited =
+        state.rate_limits.check(crate::ratelimit::Surface::Login, ui::client_ip_addr(&req), form.get("email"));
+    if let Err(wait) = limited {
+        return ui::too_many_requests(&req, wait);
+    }
     // No pending authorization request: a portal sign-in.
     let Some(raw_authz) = form.get("authz") else {
         return super::account::portal_login(&state, &req, &form).await;
@@ -42,11 +47,16 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
     };
     let email = form.get("email").unwrap_or("");
     let account_value = form.get("customer_account_code").unwrap_or("");
-    let page = |status, error: Option<&str>, account: Option<&CustomerAccount>| {
-        login_page(&state, &req, &areq, status, &LoginState { error, email, account_value, account })
+    let page = |status, error: Option<String>, account: Option<&CustomerAccount>| {
+        let account = account.cloned();
+        let (state, req, areq) = (&state, &req, &areq);
+        async move {
+            let form = LoginState { error: error.as_deref(), email, account_value, account: account.as_ref() };
+            login_page(state, req, areq, status, &form).await
+        }
     };
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed), None);
+        return page(StatusCode::BAD_REQUEST, Some(t.csrf_failed.to_string()), None).await;
     }
     let now = state.now();
     let org = areq.client.organization_id.clone();
@@ -68,10 +78,14 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
     // An account that signs in through its IdP only: keyway's password form is refused, the IdP offered.
     if let Some(a) = account.as_ref().filter(|a| !a.password_login()) {
         let name = a.federation.as_ref().map(|f| f.display_name.as_str()).unwrap_or("");
-        return page(StatusCode::OK, Some(&t.use_idp.replace("{name}", name)), Some(a));
+        return page(StatusCode::OK, Some(t.use_idp.replace("{name}", name)), Some(a)).await;
     }
     let signed_in = match &account {
-        Some(a) => sign_in(&state, &req, Realm::Account(a), email, password, Surface::HostedLogin, now).await,
+        Some(a) => {
+            let next = ReturnTo::Authorize(raw_authz.to_string());
+            let realm = Realm::Account(a);
+            sign_in(&state, &req, realm, email, password, Surface::HostedLogin, &next, areq.wants_mfa(), now).await
+        }
         None => {
             // Same work and answer for an unknown account as for a wrong password.
             let _ = state.passwords.verify(password, None).await;
@@ -82,15 +96,30 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Ok(SignIn::Done { session, cookies }) => {
             // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly.
             let mut res = respond(&state, &areq, &session, now).await;
+            if let Some(page) = super::recovery::seat_notice(&state, &req, &areq.client, &session.user, &res, now).await
+            {
+                res = page;
+            }
             for c in cookies {
                 let _ = res.add_cookie(&c);
             }
             res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             res
         }
-        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), account.as_deref()),
+        Ok(SignIn::SecondFactor(res)) => res,
+        Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed.to_string()), account.as_deref()).await,
         Ok(SignIn::Locked { until }) => {
-            page(StatusCode::OK, Some(&locked_message(&req, until, now)), account.as_deref())
+            // Issue 17: the lockout's own page, with when to retry and the way out.
+            let here = format!("/oauth2/authorize?{}", areq.raw);
+            super::recovery::lockout_page(
+                &state,
+                &req,
+                &locked_message(&req, until, now),
+                Some(&areq.client),
+                None,
+                &here,
+            )
+            .await
         }
         Err(e) => unavailable(&req, &e),
     }
@@ -119,13 +148,18 @@ pub enum SignIn {
         session: Box<ActiveSession>,
         cookies: Vec<Cookie<'static>>,
     },
+    /// The password passed; the second factor comes next (no session yet): the redirect to `/login/mfa`.
+    SecondFactor(HttpResponse),
     Failed,
     Locked {
         until: i64,
     },
 }
 
-/// Checks the password (with the browser's device tokens) and, on success, starts a fresh session.
+/// Checks the password (with the browser's device tokens) and, on success, starts a fresh session, unless a second
+/// factor is needed (issue 17: the user has one, the account requires one, or the request asks for MFA): then the
+/// pending second factor starts and continues `next` once passed.
+#[allow(clippy::too_many_arguments)]
 pub async fn sign_in(
     state: &AppState,
     req: &HttpRequest,
@@ -133,6 +167,8 @@ pub async fn sign_in(
     email: &str,
     password: &str,
     surface: Surface,
+    next: &ReturnTo,
+    wants_mfa: bool,
     now: i64,
 ) -> Result<SignIn, StoreError> {
     let key = state.cookie_key.expose();
@@ -157,9 +193,15 @@ pub async fn sign_in(
         .find_customer_account(&user.customer_account_id)
         .await?
         .ok_or(StoreError::NotFound("customer account"))?;
-    let (session, session_cookie) = start_session(state, req, user, account, Authentication::password(), now).await?;
     let device_cookie =
         cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
+    let first = mfa::FirstFactor::Password;
+    if mfa::requirement(&state.store, &user, &account, first, wants_mfa).await? != mfa::Requirement::None {
+        let how = Authentication::password();
+        let res = super::mfa::begin(state, &user, &account, &how, next, vec![device_cookie]).await?;
+        return Ok(SignIn::SecondFactor(res));
+    }
+    let (session, session_cookie) = start_session(state, req, user, account, Authentication::password(), now).await?;
     Ok(SignIn::Done { session: Box::new(session), cookies: vec![session_cookie, device_cookie] })
 }
 

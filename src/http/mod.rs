@@ -6,12 +6,17 @@ pub mod account;
 pub mod assets;
 pub mod authorize;
 pub mod backend_sso;
+pub mod branding;
 pub mod federation;
 pub mod health;
+pub mod lang;
 pub mod license_api;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod oauth_error;
+pub mod portal;
+pub mod recovery;
 pub mod token;
 pub mod userinfo;
 pub mod web;
@@ -31,13 +36,21 @@ use crate::state::AppState;
 /// Request bodies are small everywhere: 64 KiB is far above any legitimate form or JSON body here.
 pub const MAX_BODY: usize = 64 * 1024;
 
-pub fn configure(cfg: &mut aw::ServiceConfig) {
+/// Every route; `/metrics` only when `public_metrics` (no `metrics_bind` configured).
+pub fn configure(cfg: &mut aw::ServiceConfig, public_metrics: bool) {
+    if public_metrics {
+        cfg.configure(health::configure_metrics);
+    }
     cfg.configure(health::configure)
         .configure(assets::configure)
         .configure(well_known::configure)
         .configure(authorize::configure)
         .configure(login::configure)
         .configure(account::configure)
+        .configure(portal::configure)
+        .configure(recovery::configure)
+        .configure(branding::configure)
+        .configure(mfa::configure)
         .configure(backend_sso::configure)
         .configure(federation::configure)
         .configure(abc::configure)
@@ -82,14 +95,14 @@ pub async fn observe(
     let mut res = next.call(req).instrument(span.clone()).await?;
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let status = res.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, v);
     }
-    let latency_ms = micros as f64 / 1000.0;
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(target: "keyway::access", method, route, status, latency_ms, "request"));
     if let Some(s) = state {
-        s.metrics.record_response(status, micros);
+        s.metrics.record_response(&method, &route, status, elapsed.as_secs_f64());
     }
     Ok(res)
 }

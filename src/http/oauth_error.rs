@@ -61,6 +61,21 @@ impl OAuthError {
     }
 }
 
+/// Too many token requests from this address or for this client: 429 (RFC 6585 §4) with `Retry-After` and an
+/// RFC 6749 §5.2-shaped body. The error code is `slow_down`, the one OAuth defines for "you are asking too often"
+/// (RFC 8628 §3.5); clients that do not know it still see a non-success and the description.
+pub fn too_many_requests(wait: crate::ratelimit::RetryAfter) -> HttpResponse {
+    let body = serde_json::json!({
+        "error": "slow_down",
+        "error_description": format!("too many requests; retry after {} seconds", wait.seconds()),
+    });
+    HttpResponse::TooManyRequests()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::RETRY_AFTER, wait.seconds()))
+        .body(body.to_string())
+}
+
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match &self.0 {

@@ -4,7 +4,8 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 
-use super::oauth_error::OAuthError;
+use super::oauth_error::{too_many_requests, OAuthError};
+use super::web::client_ip_addr;
 use crate::crypto::secrets::Secret;
 use crate::model::Grant;
 use crate::oauth::client::{self, ClientCredentials};
@@ -13,6 +14,7 @@ use crate::oauth::introspection;
 use crate::oauth::revocation::{self, TokenTypeHint};
 use crate::oauth::token::{self, TokenEndpointError, TokenRequest};
 use crate::params::Params;
+use crate::ratelimit::Surface;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -128,6 +130,10 @@ async fn post_token(
 ) -> Result<HttpResponse, OAuthError> {
     let p = form(&req, payload).await?;
     let creds = credentials(req.headers(), &p)?;
+    let limited = state.rate_limits.check(Surface::Token, client_ip_addr(&req), Some(creds.client_id()));
+    if let Err(wait) = limited {
+        return Ok(too_many_requests(wait));
+    }
     let request = token_request(&p)?;
     let client = client::authenticate(&state.store, &creds).await?;
     let keys = state.keys();

@@ -20,8 +20,16 @@ pub const DEVICE_COOKIE: &str = "kw_device";
 /// A device token lives a year; each sign-in renews it.
 pub const DEVICE_COOKIE_MAX_AGE: i64 = 365 * 24 * 3600;
 
+/// The page's language: `?lang=` (the language switcher), then its cookie, then `Accept-Language`.
 pub fn strings(req: &HttpRequest) -> &'static Strings {
-    Locale::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())).strings()
+    let chosen = super::lang::query_lang(req.query_string()).or_else(|| {
+        req.cookie(super::lang::LANG_COOKIE).and_then(|c| super::lang::query_lang(&format!("lang={}", c.value())))
+    });
+    match chosen {
+        Some("de") => Locale::De.strings(),
+        Some(_) => Locale::En.strings(),
+        None => Locale::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())).strings(),
+    }
 }
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site, Secure when the issuer is https.
@@ -90,7 +98,8 @@ pub fn html(status: StatusCode) -> HttpResponseBuilder {
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
+                 base-uri 'none'",
             ),
         ));
     b
@@ -157,15 +166,41 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     error_page(&req, StatusCode::NOT_FOUND, strings(&req).not_found)
 }
 
-/// The client address for the audit trail: the peer, or `X-Forwarded-For` when configured behind a proxy.
+/// The client address for the audit trail and the rate limits: the peer, or, when configured behind a proxy, the
+/// last `X-Forwarded-For` entry: the one the proxy in front appended. Earlier entries come from the client and
+/// could be anything (a script would send a new one with each request to dodge the per-address limit).
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
     let trust = req.app_data::<actix_web::web::Data<AppState>>().is_some_and(|s| s.config.trust_forwarded_for);
     if trust {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .last();
+        if let Some(ip) = forwarded {
             return Some(ip.to_string());
         }
     }
     req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// The client address as an IP, for the rate limits (`client_ip` may carry a port, or a proxy's odd value).
+pub fn client_ip_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let raw = client_ip(req)?;
+    raw.parse()
+        .ok()
+        .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| raw.trim_start_matches('[').split(']').next().and_then(|v| v.parse().ok()))
+}
+
+/// Too many requests from this address or for this account: 429 with `Retry-After` (RFC 6585 §4) on the error page.
+pub fn too_many_requests(req: &HttpRequest, wait: crate::ratelimit::RetryAfter) -> HttpResponse {
+    let mut res = error_page(req, StatusCode::TOO_MANY_REQUESTS, strings(req).too_many_requests);
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.seconds()));
+    res
 }
 
 /// The form body of a hosted-UI POST, or the page to answer instead (oversize, unreadable, malformed).

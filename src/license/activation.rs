@@ -291,7 +291,23 @@ async fn password_user(
     let attempt =
         Attempt { email: username, password: password.expose(), devices: &[], surface: Surface::LicenseApi, client_ip };
     match password::authenticate(&deps.passwords, Realm::Organization(&caller.organization_id), &attempt, now).await? {
-        Outcome::Success { user, .. } => Ok(user),
+        Outcome::Success { user, .. } => {
+            // A password is one factor: a user who has a second one, or whose account requires MFA, activates
+            // through SSO (code or id_token), where the hosted pages ask for it (issue 17). Same answer as a wrong
+            // password: the License API contract has no code for "use SSO".
+            let store = deps.passwords.store;
+            let account = store.find_customer_account(&user.customer_account_id).await?;
+            let first = crate::auth::mfa::FirstFactor::Password;
+            match account {
+                Some(a)
+                    if crate::auth::mfa::requirement(store, &user, &a, first, false).await?
+                        == crate::auth::mfa::Requirement::None =>
+                {
+                    Ok(user)
+                }
+                _ => Err(ActivationError::InvalidCredentials),
+            }
+        }
         Outcome::Failed => Err(ActivationError::InvalidCredentials),
         Outcome::Locked { until } => Err(ActivationError::UserLocked { until }),
     }

@@ -80,3 +80,14 @@ pub async fn deactivate_device(
         Err(PortalError::NoSuchDevice)
     }
 }
+
+/// Issue 17: after sign-in, whether the user's licenses for the product have no free seat: the (used, max) of the
+/// first usable license when every usable one is full; None when a seat is free or there is no usable license
+/// (then the product's own activation error says why).
+pub fn seats_full(licenses: &[crate::model::License], now: i64) -> Option<(i32, i32)> {
+    let usable: Vec<_> = licenses.iter().filter(|l| l.usability(now).is_ok()).collect();
+    if usable.is_empty() || usable.iter().any(|l| l.times_activated < l.max_activations) {
+        return None;
+    }
+    usable.first().map(|l| (l.times_activated, l.max_activations))
+}

@@ -133,12 +133,22 @@ pub struct AuthorizeRequest {
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
     pub customer_account: Option<Arc<CustomerAccount>>,
+    /// OIDC Core §3.1.2.1 `acr_values`, space-separated, in order of preference.
+    pub acr_values: Vec<String>,
     /// The request as received, carried through the login form so it can be validated again afterwards.
     pub raw: String,
 }
 
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
+
+impl AuthorizeRequest {
+    /// Whether the request asks for multi-factor authentication (`acr_values` names keyway's MFA class). keyway's
+    /// only stronger class is MFA, so it is honoured whichever position it has in the list.
+    pub fn wants_mfa(&self) -> bool {
+        self.acr_values.iter().any(|v| v == crate::auth::mfa::ACR_MFA)
+    }
+}
 
 /// Validates an authorization request given as `raw` (a query string or form body).
 pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, AuthorizeError> {
@@ -242,6 +252,10 @@ pub async fn validate(store: &Store, raw: &str) -> Result<AuthorizeRequest, Auth
         login_hint: p.get("login_hint").map(|s| s.chars().take(254).collect()),
         id_token_hint: p.get("id_token_hint").map(str::to_string),
         customer_account,
+        acr_values: p
+            .get("acr_values")
+            .map(|v| v.split(' ').filter(|x| !x.is_empty()).take(16).map(str::to_string).collect())
+            .unwrap_or_default(),
         raw: raw.to_string(),
         client,
     })

@@ -72,6 +72,10 @@ pub struct IdClaims {
     /// The upstream identity provider that authenticated the user (federation, SPEC §4.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// OIDC Core §2 authentication context class: `urn:keyway:mfa` after a second factor, else `urn:keyway:sfa`;
+    /// absent when keyway does not know how the user authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// The signed-in person a token is about.
@@ -189,5 +193,9 @@ pub fn id_token(
             .map(|a| a.split(' ').filter(|m| !m.is_empty()).map(str::to_string).collect::<Vec<_>>())
             .filter(|v| !v.is_empty()),
         idp: ctx.idp.map(str::to_string),
+        acr: ctx
+            .amr
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| crate::auth::mfa::acr_for(&a.split(' ').collect::<Vec<_>>()).to_string()),
     }
 }

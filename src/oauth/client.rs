@@ -27,6 +27,16 @@ pub enum ClientCredentials {
     None { id: String },
 }
 
+impl ClientCredentials {
+    pub fn client_id(&self) -> &str {
+        match self {
+            ClientCredentials::Basic { id, .. }
+            | ClientCredentials::Post { id, .. }
+            | ClientCredentials::None { id } => id,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientAuthError {
     /// Unknown client, wrong secret, a public client presenting a secret or the reverse, a disabled client.

@@ -4,8 +4,8 @@ use openidconnect::core::{
     CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata, ResponseTypes, Scope, TokenUrl,
-    UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
+    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -120,11 +120,18 @@ pub fn document(issuer: &str) -> Result<Vec<u8>, String> {
             "email_verified",
             "name",
             "customer_account_code",
+            "amr",
+            "acr",
         ]
         .iter()
         .map(|c| CoreClaimName::new(c.to_string()))
         .collect(),
     ))
+    // OIDC Discovery §3: the classes `acr_values` may ask for (issue 17: keyway's MFA and single-factor classes).
+    .set_acr_values_supported(Some(vec![
+        AuthenticationContextClass::new(crate::auth::mfa::ACR_MFA.to_string()),
+        AuthenticationContextClass::new(crate::auth::mfa::ACR_SFA.to_string()),
+    ]))
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false))
     .set_claims_parameter_supported(Some(false));

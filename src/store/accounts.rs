@@ -110,7 +110,7 @@ impl Store {
             .db
             .execute("UPDATE customer_accounts SET admin_user_id = $1 WHERE id = $2", params![user_id, account_id])
             .await?;
-        self.accounts.clear();
+        self.invalidate_caches().await;
         if n == 0 {
             return Err(StoreError::NotFound("customer account"));
         }

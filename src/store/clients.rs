@@ -164,7 +164,7 @@ impl Store {
 
     pub async fn set_product_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
         let n = self.db.execute("UPDATE products SET disabled = $1 WHERE id = $2", params![disabled, id]).await?;
-        self.clients.clear();
+        self.invalidate_caches().await;
         if n == 0 {
             return Err(StoreError::NotFound("product"));
         }

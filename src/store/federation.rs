@@ -115,9 +115,76 @@ pub enum FederatedUser {
     NotInAccount,
 }
 
+/// The associated data of an IdP secret: sealed for one account's row only.
+fn secret_context(customer_account_id: &str) -> String {
+    format!("identity_providers/{customer_account_id}/secret")
+}
+
 impl Store {
+    /// The stored form of an IdP secret: sealed with the KEK (issue 15). Without one (a CLI run before any server
+    /// start) it is stored as given and sealed by the next `keyway serve` (`seal_plaintext_idp_secrets`).
+    fn seal_idp_secret(&self, customer_account_id: &str, secret: &Secret) -> Result<String, StoreError> {
+        match self.kek() {
+            Some(kek) => kek
+                .seal(&secret_context(customer_account_id), secret.expose().as_bytes())
+                .map_err(|e| StoreError::Db(format!("sealing the IdP secret: {e}"))),
+            None => Ok(secret.expose().to_string()),
+        }
+    }
+
+    /// The plaintext of a stored IdP secret (plaintext rows from before sealing pass through).
+    fn open_idp_secret(&self, customer_account_id: &str, stored: Secret) -> Result<Secret, StoreError> {
+        if !crate::crypto::kek::is_sealed(stored.expose()) {
+            return Ok(stored);
+        }
+        let kek = self.kek().ok_or_else(|| StoreError::Corrupt("a sealed IdP secret, and no KEK loaded".into()))?;
+        let plain = kek
+            .open(&secret_context(customer_account_id), stored.expose())
+            .map_err(|e| StoreError::Corrupt(format!("IdP secret of {customer_account_id}: {e}")))?;
+        String::from_utf8(plain).map(Secret).map_err(|_| StoreError::Corrupt("IdP secret is not UTF-8".into()))
+    }
+
+    /// Start-up: seals IdP secrets stored in plaintext (rows from before issue 15, or set by a CLI run without a KEK).
+    pub async fn seal_plaintext_idp_secrets(&self) -> Result<usize, StoreError> {
+        self.reseal_idp_secrets(|v| !crate::crypto::kek::is_sealed(v)).await
+    }
+
+    /// `keyway keys rewrap`: re-seals IdP secrets not sealed under the first KEK.
+    pub async fn rewrap_idp_secrets(&self, kek: &crate::crypto::kek::Kek) -> Result<usize, StoreError> {
+        self.reseal_idp_secrets(|v| !kek.is_current(v)).await
+    }
+
+    async fn reseal_idp_secrets(&self, needs: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
+        if self.kek().is_none() {
+            return Ok(0);
+        }
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT customer_account_id, secret FROM identity_providers WHERE secret IS NOT NULL",
+                params![],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )
+            .await?;
+        let mut n = 0;
+        for (account, stored) in rows.into_iter().filter(|(_, v)| needs(v)) {
+            let plain = self.open_idp_secret(&account, Secret(stored.clone()))?;
+            let sealed = self.seal_idp_secret(&account, &plain)?;
+            // Conditional on the value read: a concurrent change (or another replica sealing) wins.
+            n += self
+                .db
+                .execute(
+                    "UPDATE identity_providers SET secret = $1 WHERE customer_account_id = $2 AND secret = $3",
+                    params![&sealed, &account, &stored],
+                )
+                .await?;
+        }
+        Ok(n as usize)
+    }
+
     /// Sets (or replaces) the account's IdP.
     pub async fn set_identity_provider(&self, idp: &IdentityProvider) -> Result<(), StoreError> {
+        let secret = idp.secret.as_ref().map(|s| self.seal_idp_secret(&idp.customer_account_id, s)).transpose()?;
         let settings = match &idp.settings {
             IdpSettings::Oidc(o) => serde_json::to_string(o),
             IdpSettings::Saml(s) => serde_json::to_string(s),
@@ -138,7 +205,7 @@ impl Store {
                     idp.kind().as_str(),
                     &idp.display_name,
                     &settings,
-                    idp.secret.as_ref().map(Secret::expose),
+                    &secret,
                     &idp.sp_certificate,
                     idp.password_login,
                     idp.just_in_time,
@@ -147,7 +214,7 @@ impl Store {
                 ],
             )
             .await?;
-        self.accounts.clear();
+        self.invalidate_caches().await;
         Ok(())
     }
 
@@ -155,14 +222,20 @@ impl Store {
         &self,
         customer_account_id: &str,
     ) -> Result<Option<IdentityProvider>, StoreError> {
-        self.db
+        let found = self
+            .db
             .fetch_optional(
                 "SELECT customer_account_id, kind, display_name, settings, secret, sp_certificate, password_login, \
                  just_in_time, created_at, updated_at FROM identity_providers WHERE customer_account_id = $1",
                 params![customer_account_id],
                 identity_provider,
             )
-            .await
+            .await?;
+        let Some(mut idp) = found else { return Ok(None) };
+        if let Some(stored) = idp.secret.take() {
+            idp.secret = Some(self.open_idp_secret(&idp.customer_account_id, stored)?);
+        }
+        Ok(Some(idp))
     }
 
     /// Removes the account's IdP; false when it had none.
@@ -171,7 +244,7 @@ impl Store {
             .db
             .execute("DELETE FROM identity_providers WHERE customer_account_id = $1", params![customer_account_id])
             .await?;
-        self.accounts.clear();
+        self.invalidate_caches().await;
         Ok(n == 1)
     }
 
@@ -388,5 +461,77 @@ impl Store {
         .map_err(|e| e.conflict_as("external identity"))?;
         tx.commit().await?;
         Ok(outcome(u))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::kek::{is_sealed, Kek};
+    use crate::model::federation::OidcSettings;
+    use std::sync::Arc;
+
+    fn idp(secret: &str) -> IdentityProvider {
+        IdentityProvider {
+            customer_account_id: "acct-1".into(),
+            display_name: "Acme".into(),
+            settings: IdpSettings::Oidc(OidcSettings {
+                issuer: "https://idp.example".into(),
+                client_id: "c".into(),
+                scopes: vec!["openid".into()],
+                email_claim: "email".into(),
+                allow_unverified_email: false,
+            }),
+            secret: Some(Secret::new(secret)),
+            sp_certificate: None,
+            password_login: false,
+            just_in_time: false,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    async fn stored_secret(store: &Store) -> String {
+        store
+            .db
+            .fetch_optional("SELECT secret FROM identity_providers WHERE customer_account_id = 'acct-1'", &[], |r| {
+                r.text(0)
+            })
+            .await
+            .expect("query")
+            .expect("row")
+    }
+
+    #[tokio::test]
+    async fn idp_secrets_are_sealed_and_plaintext_rows_sealed_at_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&format!("sqlite://{}/k.db", dir.path().display()), 2).await.expect("store");
+        // A row from before sealing (or set by a CLI run without a KEK) is plaintext …
+        store.set_identity_provider(&idp("upstream-secret")).await.expect("set");
+        assert_eq!(stored_secret(&store).await, "upstream-secret");
+        let old = Kek::generate();
+        store.set_kek(Arc::new(Kek::parse(&old).expect("kek")));
+        // … and start-up seals it; reading gives the plaintext back.
+        assert_eq!(store.seal_plaintext_idp_secrets().await.expect("seal"), 1);
+        let sealed = stored_secret(&store).await;
+        assert!(is_sealed(&sealed) && !sealed.contains("upstream-secret"), "{sealed}");
+        let found = store.find_identity_provider("acct-1").await.expect("find").expect("idp");
+        assert_eq!(found.secret.as_ref().map(Secret::expose), Some("upstream-secret"));
+        assert_eq!(store.seal_plaintext_idp_secrets().await.expect("seal"), 0, "sealed once");
+        // New secrets are sealed when written.
+        store.set_identity_provider(&idp("second-secret")).await.expect("set");
+        assert!(is_sealed(&stored_secret(&store).await));
+        // KEK rotation: rewrap under a new first KEK, after which the old one can go.
+        let new = Kek::generate();
+        let both = Kek::parse(&format!("{new},{old}")).expect("both");
+        store.set_kek(Arc::new(Kek::parse(&format!("{new},{old}")).expect("both")));
+        assert_eq!(store.rewrap_idp_secrets(&both).await.expect("rewrap"), 1);
+        assert!(both.is_current(&stored_secret(&store).await));
+        store.set_kek(Arc::new(Kek::parse(&new).expect("new")));
+        let found = store.find_identity_provider("acct-1").await.expect("find").expect("idp");
+        assert_eq!(found.secret.as_ref().map(Secret::expose), Some("second-secret"));
+        // A KEK that did not seal it opens nothing (a store error, never a plaintext guess).
+        store.set_kek(Arc::new(Kek::parse(&old).expect("old")));
+        assert!(store.find_identity_provider("acct-1").await.is_err());
     }
 }

@@ -6,14 +6,18 @@
 pub mod accounts;
 pub mod activations;
 pub mod audit;
+pub mod branding;
 pub mod cache;
 pub mod clients;
 pub(crate) mod db;
 pub mod federation;
 pub mod grants;
+pub mod keys;
 pub mod licenses;
+pub mod mfa;
 pub mod one_time;
 pub mod orgs;
+pub mod recovery;
 pub mod sessions;
 pub(crate) mod sqlite;
 pub mod throttle;
@@ -71,7 +75,12 @@ pub struct Store {
     /// round trips). A revocation through this process clears it; another process's is seen within `cache::TTL`,
     /// as for a disabled product.
     pub(crate) api_keys: cache::TtlCache<Arc<ApiKey>>,
+    /// The key-encryption key, once the key set is open: customers' IdP secrets are sealed with it.
+    pub(crate) kek: Arc<std::sync::RwLock<Option<Arc<crate::crypto::kek::Kek>>>>,
 }
+
+/// The advisory lock key serialising migrations across processes ("kway" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6b77_6179;
 
 /// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
 const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,9 +91,32 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         // Connecting first creates the SQLite file and fails fast on an unreachable PostgreSQL.
         let store = Self::connect(url, max_connections).await?;
-        migration::run(url)
+        // Replicas starting together on an empty PostgreSQL database would race to create the same tables: a
+        // session-level advisory lock, held on one connection while the migrations run, lets one migrate at a time
+        // (the others then find nothing pending). Released when that connection ends, whatever happens.
+        let lock = match &store.db.pool {
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                Some(conn)
+            }
+            Pool::Sqlite(_) => None,
+        };
+        let migrated = migration::run(url)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))))?;
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", redact_url(url))));
+        if let Some(mut conn) = lock {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await;
+            if unlocked.is_err() {
+                // Do not hand a connection that may still hold the lock back to the pool.
+                drop(conn.detach());
+            }
+        }
+        migrated?;
         Ok(store)
     }
 
@@ -100,6 +132,33 @@ impl Store {
         } else {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Unavailable(format!("database_url {}: {e}", redact_url(url))))?;
+            // One direct attempt first: the pool retries a refused connection until its timeout and then reports
+            // only "pool timed out"; a single connection fails at once with the cause (refused, unknown host,
+            // authentication, no such database).
+            let target = format!("{}:{}", opts.get_host(), opts.get_port());
+            match tokio::time::timeout(
+                PG_CONNECT_TIMEOUT,
+                <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&opts),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => {
+                    let _ = sqlx::Connection::close(conn).await;
+                }
+                Ok(Err(e)) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "connecting to PostgreSQL at {target} ({}): {e}",
+                        redact_url(url)
+                    )))
+                }
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "connecting to PostgreSQL at {target} ({}): no answer within {} s",
+                        redact_url(url),
+                        PG_CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(max_connections)
                 .min_connections(0)
@@ -114,7 +173,18 @@ impl Store {
             clients: Default::default(),
             accounts: Default::default(),
             api_keys: Default::default(),
+            kek: Default::default(),
         })
+    }
+
+    /// Whether the database holds keyway's schema (the migrations table), for the commands that must not create an
+    /// installation. A failure to reach the database is an error, a missing table is `false`.
+    pub async fn has_schema(&self) -> Result<bool, StoreError> {
+        match self.db.fetch_optional("SELECT 1 FROM seaql_migrations LIMIT 1", &[], |r| r.int32(0)).await {
+            Ok(row) => Ok(row.is_some()),
+            Err(e) if e.is_unavailable() => Err(e),
+            Err(_) => Ok(false),
+        }
     }
 
     /// `/readyz`: one round trip.
@@ -151,6 +221,21 @@ impl Store {
         }
     }
 
+    /// Seals IdP secrets with `kek` from now on (`crypto::keyset::open`).
+    pub fn set_kek(&self, kek: Arc<crate::crypto::kek::Kek>) {
+        match self.kek.write() {
+            Ok(mut k) => *k = Some(kek),
+            Err(poisoned) => *poisoned.into_inner() = Some(kek),
+        }
+    }
+
+    pub(crate) fn kek(&self) -> Option<Arc<crate::crypto::kek::Kek>> {
+        match self.kek.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Forgets cached products and accounts (after a change made through this process).
     pub fn clear_caches(&self) {
         self.clients.clear();
@@ -160,7 +245,7 @@ impl Store {
 }
 
 /// The file of a `sqlite:` URL (`sqlite://data/keyway.db`, `sqlite:data.db`, query options ignored).
-fn sqlite_path(url: &str) -> Option<&str> {
+pub fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     Some(rest.split('?').next().unwrap_or(rest))
 }

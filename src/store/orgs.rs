@@ -114,7 +114,7 @@ impl Store {
 
     pub async fn revoke_api_key(&self, api_key: &str) -> Result<(), StoreError> {
         let n = self.db.execute("UPDATE api_keys SET revoked = true WHERE api_key = $1", params![api_key]).await?;
-        self.api_keys.clear();
+        self.invalidate_caches().await;
         if n == 0 {
             return Err(StoreError::NotFound("api key"));
         }

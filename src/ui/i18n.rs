@@ -29,6 +29,7 @@ pub struct Strings {
     pub actions: &'static str,
     pub deactivate: &'static str,
     pub unavailable: &'static str,
+    pub too_many_requests: &'static str,
     pub not_found: &'static str,
     /// `{minutes}` is replaced with the minutes until the lock ends.
     pub locked: &'static str,
@@ -79,6 +80,7 @@ pub static EN: Strings = Strings {
     actions: "Actions",
     deactivate: "Deactivate",
     unavailable: "The service is temporarily unavailable. Please try again in a moment.",
+    too_many_requests: "Too many attempts in a short time. Please wait a minute and try again.",
     not_found: "This page does not exist.",
     locked: "Too many failed sign-in attempts. Please try again in {minutes} minutes.",
     sign_in_with: "Sign in with {name}",
@@ -131,6 +133,7 @@ pub static DE: Strings = Strings {
     actions: "Aktionen",
     deactivate: "Deaktivieren",
     unavailable: "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+    too_many_requests: "Zu viele Versuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
     not_found: "Diese Seite gibt es nicht.",
     locked: "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in {minutes} Minuten erneut.",
     sign_in_with: "Mit {name} anmelden",

@@ -1,5 +1,6 @@
 //! The hosted UI's views (askama, one struct per screen) and their strings in English and German.
 pub mod i18n;
+pub mod mfa;
 
 use askama::Template;
 
@@ -23,6 +24,9 @@ pub struct LoginView<'a> {
     pub idp: Option<IdpButton>,
     /// Whether keyway's own e-mail and password form is shown (not for an IdP-only account).
     pub password_form: bool,
+    /// Issue 17: branding, language links, "Forgot password?" (None without SMTP).
+    pub c: recovery::Chrome<'a>,
+    pub forgot_href: Option<String>,
 }
 
 pub struct IdpButton {
@@ -64,7 +68,9 @@ pub struct DeviceRow {
 pub struct LicenseRow {
     pub id: i64,
     pub product_name: String,
+    /// In words (`ui::recovery::license_type_words`).
     pub license_type: String,
+    pub license_key: Option<String>,
     pub times_activated: i32,
     pub max_activations: i32,
     pub expires: Option<String>,
@@ -79,7 +85,13 @@ pub struct AccountView<'a> {
     pub email: &'a str,
     pub account_name: &'a str,
     pub licenses: Vec<LicenseRow>,
+    /// Issue 17: the success notice after a deactivation or a password change, and the portal's extra strings.
+    pub notice: Option<&'static str>,
+    pub r: &'static recovery::RecoveryStrings,
+    /// "Change password" is offered to users who have a keyway password.
+    pub has_password: bool,
 }
 
 /// The script of the form_post response page; its CSP hash is computed from this text.
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
+pub mod recovery;

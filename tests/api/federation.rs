@@ -716,6 +716,8 @@ async fn saml_forged_responses_are_refused(app: TestApp) {
         assert!(body.contains("could not be verified"), "{variant}: {body}");
         assert!(captured.lock().unwrap().is_some(), "{variant}: the response was intercepted");
     }
+    // The failed signature checks were reported to tracing, not printed to stderr by xmlsec's default callback.
+    assert!(keyway::federation::xmlsec_log::routed_count() > 0);
     // A Response-only signature: XSW#1 and #2 wrap the Response.
     let idp2 = saml_idp(&app, "demo-customer", json!({"sign_response": true, "sign_assertion": false}), false).await;
     for variant in ["xsw1", "xsw2"] {

@@ -34,7 +34,7 @@ fn pg_admin_url() -> String {
 }
 
 /// Key generation is slow; every test copies one set of keys made once per test binary.
-fn template_keys() -> &'static PathBuf {
+pub fn template_keys() -> &'static PathBuf {
     static KEYS: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &KEYS
         .get_or_init(|| {
@@ -65,7 +65,7 @@ pub async fn pg_admin_on(database: Option<&str>, sql: &str) -> Result<(), sqlx::
 }
 
 /// The URL of `database` on the admin URL's server, as the admin user or as `role`.
-fn pg_url(database: &str, role: Option<&str>) -> String {
+pub fn pg_url(database: &str, role: Option<&str>) -> String {
     let mut url = url::Url::parse(&pg_admin_url()).expect("KEYWAY_TEST_PG is a URL");
     url.set_path(&format!("/{database}"));
     if let Some(r) = role {

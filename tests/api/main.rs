@@ -4,16 +4,24 @@
 
 mod activation;
 mod backend_sso;
+mod cli;
 mod external;
+mod faults;
 mod federation;
 mod hardening;
 mod helpers;
 mod license_api_auth;
 mod lockout;
+mod mfa;
 mod oidc;
 mod ops;
 mod outage;
+mod process;
+mod ratelimit;
+mod replicas;
+mod recovery;
 mod round_trips;
 mod sdk_matrix;
 mod sso_url;
 mod ui_a11y;
+mod ui_recovery;

@@ -352,3 +352,131 @@ async fn every_surface_answers_503_while_the_database_is_away_and_recovers() {
     assert_eq!(sendgrid(&app, &p).await.status(), 303);
     assert_eq!(revoke(&app, &p).await.status(), 200);
 }
+
+// --- under load, repeatedly -------------------------------------------------------------------------------------
+
+/// What the load saw on each surface: status counts, and any answer that is neither success, the request's own
+/// expected refusal, nor a 503 in the surface's format.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    unavailable: usize,
+    wrong: Vec<String>,
+}
+
+/// One round of each surface: a License API check (200), a token request with an unknown code (400 invalid_grant),
+/// a hosted sign-in (303). Each may also be a 503 in its surface's format, and nothing else.
+async fn one_round(app: &TestApp, browser: &reqwest::Client, t: &std::sync::Mutex<Tally>) {
+    let path =
+        format!("/api/v4/check_license?product=demo-app&hardware_id=load-hw&license_key={}", app.demo.license_key);
+    let res = app.signed_get(&path).await;
+    let (status, sig) = (res.status().as_u16(), res.headers().contains_key("licensesignature"));
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    record(t, "check_license", status, 200, sig && (status != 503 || body["code"] == "service_unavailable"));
+    let res = app.token(&[("grant_type", "authorization_code"), ("code", "unknown"), ("redirect_uri", CB)]).await;
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    let expected = if status == 503 { "temporarily_unavailable" } else { "invalid_grant" };
+    record(t, "token", status, 400, body["error"] == expected);
+    let page = browser
+        .get(app.authorize_url(&format!(
+            "response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        )))
+        .send()
+        .await
+        .unwrap();
+    if page.status() == 200 {
+        let html = page.text().await.unwrap();
+        let form = [
+            ("csrf_token", hidden(&html, "csrf_token").unwrap()),
+            ("authz", hidden(&html, "authz").unwrap()),
+            ("email", app.demo.user_email.clone()),
+            ("password", app.demo.user_password.clone()),
+        ];
+        let res = browser.post(app.url("/login")).form(&form).send().await.unwrap();
+        let status = res.status().as_u16();
+        let html_503 = status != 503 || res.headers()["content-type"].to_str().unwrap().starts_with("text/html");
+        record(t, "hosted login", status, 303, html_503);
+    } else {
+        // The login page itself, or authorize's temporarily_unavailable redirect, during the outage.
+        let status = page.status().as_u16();
+        record(t, "authorize", status, 303, status == 503 || status == 303);
+    }
+}
+
+fn record(t: &std::sync::Mutex<Tally>, what: &str, status: u16, expected: u16, shape_ok: bool) {
+    let mut t = t.lock().unwrap();
+    match status {
+        s if s == expected && shape_ok => t.ok += 1,
+        503 if shape_ok => t.unavailable += 1,
+        s => t.wrong.push(format!("{what}: {s} (expected {expected} or 503; format ok: {shape_ok})")),
+    }
+}
+
+async fn block_connections(db: &str, allow: bool) {
+    pg_admin(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS {allow}")).await.unwrap();
+    if !allow {
+        pg_admin(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+/// Concurrent traffic on three surfaces while the database refuses connections, twice: every answer is the
+/// request's normal one or a 503 in its surface's format, `/readyz` says unavailable during and ready after each
+/// outage, and the traffic succeeds again by itself, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outages_under_load_answer_503_and_recover_by_themselves() {
+    let app = std::sync::Arc::new(crate::helpers::spawn_app_with(crate::helpers::Db::Postgres, |_| {}).await);
+    let res = app
+        .activate(json!({"product": "demo-app", "hardware_id": "load-hw", "license_key": app.demo.license_key}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let db = database(&app);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tally = std::sync::Arc::new(std::sync::Mutex::new(Tally::default()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, stop, tally) = (app.clone(), stop.clone(), tally.clone());
+            tokio::spawn(async move {
+                let browser = app.new_browser();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    one_round(&app, &browser, &tally).await;
+                }
+            })
+        })
+        .collect();
+    for round in 0..2 {
+        block_connections(&db, false).await;
+        app.state.store.clear_caches();
+        let before = tally.lock().unwrap().unavailable;
+        for _ in 0..200 {
+            if tally.lock().unwrap().unavailable >= before + 8 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(tally.lock().unwrap().unavailable >= before + 8, "round {round}: the load saw the outage");
+        assert_eq!(readyz(&app).await.status(), 503, "round {round}: /readyz during the outage");
+        block_connections(&db, true).await;
+        let ok_before = tally.lock().unwrap().ok;
+        let mut ready = false;
+        for _ in 0..200 {
+            ready = readyz(&app).await.status() == 200;
+            if ready && tally.lock().unwrap().ok >= ok_before + 12 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(ready, "round {round}: /readyz after the outage");
+        assert!(tally.lock().unwrap().ok >= ok_before + 12, "round {round}: traffic succeeds again");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let t = tally.lock().unwrap();
+    assert!(t.wrong.is_empty(), "answers that are neither normal nor a 503 in the surface's format: {:#?}", t.wrong);
+}

@@ -150,7 +150,7 @@ pub async fn post_activate_license(
     let now = state.now();
     let activated = activation::activate(&deps(&state, &keys), &client.0, request, now).await?;
     crate::metrics::Metrics::inc(&state.metrics.activations);
-    json_ok(&device_response(&activated, "activation", &state.license_signer, now))
+    json_ok(&device_response(&activated, "activation", &state.license_signer(), now))
 }
 
 fn device_query(f: &Fields) -> Result<DeviceQuery, LicenseApiError> {
@@ -170,7 +170,7 @@ pub async fn get_check_license(
     let keys = state.keys();
     let now = state.now();
     let checked = activation::check(&deps(&state, &keys), &client.0, &q, now).await?;
-    json_ok(&device_response(&checked, "check", &state.license_signer, now))
+    json_ok(&device_response(&checked, "check", &state.license_signer(), now))
 }
 
 pub async fn post_deactivate_license(

@@ -37,8 +37,18 @@ impl FromRequest for LicenseClient {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let headers = req.headers().clone();
+        let ip = crate::http::web::client_ip_addr(req);
         Box::pin(async move {
             let state = state.ok_or(LicenseApiError::Internal)?;
+            // Counted before any lookup: a flood of unknown keys or bad signatures is limited too.
+            let api_key = single_header(&headers, &AUTHORIZATION)
+                .ok()
+                .and_then(|a| hmac_auth::parse_authorization(a).ok())
+                .map(|a| a.api_key);
+            state
+                .rate_limits
+                .check(crate::ratelimit::Surface::License, ip, api_key.as_deref())
+                .map_err(LicenseApiError::TooManyRequests)?;
             authenticate(&state, &headers).await.map(LicenseClient)
         })
     }

@@ -66,6 +66,9 @@ pub enum LicenseApiError {
     /// A storage failure: the SDKs treat a 5xx as "server unreachable" (offline grace), never as a final refusal.
     #[error("The service is temporarily unavailable; try again later")]
     Unavailable,
+    /// Over the rate limit for this address or API key (issue 15 item 4).
+    #[error("Too many requests; retry after {} seconds", .0.seconds())]
+    TooManyRequests(crate::ratelimit::RetryAfter),
 }
 
 impl LicenseApiError {
@@ -102,6 +105,7 @@ impl LicenseApiError {
             MethodNotAllowed => "method_not_allowed",
             Internal => "internal_server_error",
             Unavailable => "service_unavailable",
+            TooManyRequests(_) => "too_many_requests",
         }
     }
 }
@@ -115,6 +119,7 @@ impl ResponseError for LicenseApiError {
             LicenseApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             LicenseApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             LicenseApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            LicenseApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -125,6 +130,9 @@ impl ResponseError for LicenseApiError {
         let mut b = HttpResponse::build(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             b.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+        }
+        if let LicenseApiError::TooManyRequests(wait) = self {
+            b.insert_header((actix_web::http::header::RETRY_AFTER, wait.seconds()));
         }
         b.content_type("application/json").body(body.to_string())
     }

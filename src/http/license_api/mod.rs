@@ -66,7 +66,7 @@ async fn sign_response(
         Ok(b) => b,
         Err(_) => return Ok(ServiceResponse::new(http_req, LicenseApiError::Internal.error_response())),
     };
-    let signed = state.as_ref().ok_or(()).and_then(|s| s.license_signer.sign_b64(&bytes).map_err(|_| ()));
+    let signed = state.as_ref().ok_or(()).and_then(|s| s.license_signer().sign_b64(&bytes).map_err(|_| ()));
     match signed.ok().and_then(|sig| HeaderValue::from_str(&sig).ok()) {
         Some(sig) => {
             head.headers_mut().insert(HeaderName::from_static("licensesignature"), sig);

@@ -2,6 +2,12 @@
 # The test data matches ../shared/peer-bench: client `bench` (keyway needs a secret of 16+ characters), redirect_uri
 # http://127.0.0.1:9/cb, user alice / alice-password in the demo customer account.
 
+# One user signing in from C concurrent clients would trip the lockout: every attempt in flight is counted before its
+# password is checked (issue 13), so more than `lockout_threshold` concurrent sign-ins of one user lock it. A load
+# test is not an attack: raise both limits (the peer has no lockout).
+export KEYWAY_LOCKOUT_THRESHOLD=${KEYWAY_LOCKOUT_THRESHOLD:-1000000}
+export KEYWAY_LOCKOUT_DEVICE_THRESHOLD=${KEYWAY_LOCKOUT_DEVICE_THRESHOLD:-1000000}
+
 # keyway-bench's login arguments for that data (run from the working directory that holds demo.json).
 KW_LOGIN=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
           --username alice@example.com --password alice-password --account demo-customer)

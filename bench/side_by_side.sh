@@ -55,21 +55,41 @@ fb_kw()    { python3 "$PEER_DIR/flow_bench.py" --base http://127.0.0.1:8080 -n "
                --extra customer_account_code=demo-customer | tail -1; }
 fb_peer()  { python3 "$PEER_DIR/flow_bench.py" --base http://127.0.0.1:4000 -n "$N" -c "$C" --server-pid $PEERPID --json | tail -1; }
 
-# Warm-up (JIT for the peer, caches and connection pools for keyway).
-DUR=4 kwb_kw warmup > /dev/null 2>&1 || true
-DUR=4 kwb_peer warmup > /dev/null 2>&1 || true
+# CPU seconds (utime+stime) of keyway and of the PostgreSQL backends serving database kwbench, read before and after
+# each keyway run: the database's share of a flow (SQLite runs inside keyway, so there is nothing to add there).
+cpu_s() { awk '{s += $14 + $15} END {printf "%.2f", s / 100}' "$@" 2>/dev/null || echo 0; }
+pg_backends() { for p in $(pgrep -f 'postgres: .* kwbench ' || true); do echo "/proc/$p/stat"; done; }
+declare -A PG0
+pg_mark() { PG0=(); for f in $(pg_backends); do PG0[$f]=$(cpu_s "$f"); done; KW0=$(cpu_s /proc/$KWPID/stat); }
+pg_since() {  # JSON: CPU seconds since pg_mark (a backend started meanwhile counts from 0)
+  local total=0 f
+  for f in $(pg_backends); do total=$(python3 -c "print($total + $(cpu_s "$f") - ${PG0[$f]:-0})"); done
+  echo "{\"postgres_cpu_s\": $total, \"keyway_cpu_s\": $(python3 -c "print($(cpu_s /proc/$KWPID/stat) - $KW0)")}"
+}
+
+# Warm-up (JIT for the peer, caches and connection pools for keyway): WARM seconds each, alternating, so the peer's
+# JIT has settled before the first counted round (issue 16).
+WARM=${WARM:-20}
+for w in 1 2; do
+  DUR=$((WARM / 2)) kwb_kw warmup > /dev/null 2>&1 || true
+  DUR=$((WARM / 2)) kwb_peer warmup > /dev/null 2>&1 || true
+done
 
 for r in $(seq 1 "$ROUNDS"); do
-  canary=$(openssl speed -seconds 1 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+  canary=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
   echo "{\"rsa2048_sign_per_s_1core\": ${canary:-null}}" > "$OUT/$HASH-$DB-r$r-canary.json"
   if [ $((r % 2)) = 1 ]; then order="kw peer"; else order="peer kw"; fi
   for who in $order; do
     echo "# $HASH $DB round $r: keyway-bench -> $who" >&2
+    [ "$who" = kw ] && pg_mark
     kwb_$who "$HASH $DB r$r" > "$OUT/$HASH-$DB-r$r-kwb-$who.json"
+    if [ "$who" = kw ] && [ "$DB" = postgres ]; then pg_since > "$OUT/$HASH-$DB-r$r-kwb-kw-pgcpu.json"; fi
   done
   for who in $order; do
     echo "# $HASH $DB round $r: flow_bench.py -> $who" >&2
+    [ "$who" = kw ] && pg_mark
     fb_$who > "$OUT/$HASH-$DB-r$r-fb-$who.json"
+    if [ "$who" = kw ] && [ "$DB" = postgres ]; then pg_since > "$OUT/$HASH-$DB-r$r-fb-kw-pgcpu.json"; fi
   done
 done
 grep -E '^Vm(RSS|HWM)' /proc/$KWPID/status | tr -s ' \n' ' ' | sed 's/^/# keyway after the rounds: /' >&2; echo >&2

@@ -191,8 +191,16 @@ async fn check_one(
     let verified = check.passwords.verify(a.password, stored).await;
     match user {
         Some(u) if verified && !u.disabled => {
-            check.store.login_attempt_succeeded(&key, now).await?;
-            write(check.store, &actor, "login", &subject, a.client_ip, &event("success"), now).await;
+            // The count starts over and the event is written in one go (one commit, one round trip).
+            let outcome = event("success");
+            let e = AuditEvent {
+                actor: actor.as_str(),
+                action: "login",
+                subject: &subject,
+                client_ip: a.client_ip,
+                outcome: &outcome,
+            };
+            check.store.login_succeeded(&key, &e, now).await?;
             let device = device.cloned().unwrap_or_else(|| DeviceToken::issue(&u.id));
             Ok(Outcome::Success { user: u, device })
         }

@@ -91,6 +91,18 @@ fn verify_into(password: &[u8], hash: &str, memory: &mut Vec<Block>) -> bool {
     argon2.hash_password_into_with_memory(password, salt, out, m).is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
+/// The largest argon2 work (memory KiB × passes) verified on the calling thread: ~0.1 ms here, less than the
+/// thread hand-offs of the pool. The defaults (19 MiB × 2) are ~600 times that.
+pub const INLINE_MAX_KIB_PASSES: u64 = 64;
+
+/// Memory KiB × passes of a PHC-format argon2 hash; None when it does not parse (verified on the pool, where it
+/// fails).
+fn cost_kib_passes(hash: &str) -> Option<u64> {
+    let parsed = PasswordHash::new(hash).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    Some(u64::from(params.m_cost()) * u64::from(params.t_cost()))
+}
+
 struct Job {
     password: String,
     stored: Option<String>,
@@ -160,9 +172,17 @@ impl Passwords {
         Ok(Passwords { pool: HashPool::start(hasher.clone(), threads)?, hasher, verifications: AtomicU64::new(0) })
     }
 
-    /// Verifies on the password threads; `stored` None burns the same time against the dummy hash.
+    /// Verifies on the password threads; `stored` None burns the same time against the dummy hash. A hash so cheap
+    /// that handing it to a pool thread and back (a futex wake, a task switch each way) costs more than computing it
+    /// (at most [`INLINE_MAX_KIB_PASSES`], e.g. the 8 KiB × 1 pass of a benchmark setting) is verified in place.
     pub async fn verify(&self, password: &str, stored: Option<String>) -> bool {
-        let ok = self.pool.verify(password, stored).await;
+        let cheap = cost_kib_passes(stored.as_deref().unwrap_or(&self.hasher.dummy_hash))
+            .is_some_and(|c| c <= INLINE_MAX_KIB_PASSES);
+        let ok = if cheap {
+            self.hasher.verify(password, stored.as_deref())
+        } else {
+            self.pool.verify(password, stored).await
+        };
         self.verifications.fetch_add(1, Ordering::Relaxed);
         ok
     }
@@ -208,6 +228,28 @@ mod tests {
         assert_eq!(memory.len(), 8, "grown memory is given back to the configured size");
         assert!(!h.verify_with_memory("pw-big", Some(&stored_small), &mut memory));
         assert!(!h.verify_with_memory("pw-small", None, &mut memory), "the dummy hash never matches");
+    }
+
+    #[test]
+    fn only_cheap_hashes_count_as_cheap() {
+        let fast = PasswordHasherConfig::new(8, 1, 1).expect("params");
+        let slow = PasswordHasherConfig::new(1024, 2, 1).expect("params");
+        assert_eq!(cost_kib_passes(&fast.hash("pw").expect("hash")), Some(8));
+        assert_eq!(cost_kib_passes(&slow.hash("pw").expect("hash")), Some(2048));
+        assert_eq!(cost_kib_passes("not a hash"), None);
+    }
+
+    #[tokio::test]
+    async fn inline_and_pooled_verification_agree() {
+        for (m, t) in [(8, 1), (1024, 1)] {
+            let h = PasswordHasherConfig::new(m, t, 1).expect("params");
+            let stored = h.hash("pw-1").expect("hash");
+            let p = Passwords::start(h, 1).expect("pool");
+            assert!(p.verify("pw-1", Some(stored.clone())).await);
+            assert!(!p.verify("pw-2", Some(stored)).await);
+            assert!(!p.verify("pw-1", None).await, "the dummy hash never matches");
+            assert_eq!(p.verification_count(), 3);
+        }
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! because the IdP's cross-site POST carries no SameSite cookies) → the account's user by linked identity or
 //! verified e-mail (or created just in time when the account allows it).
 pub mod oidc;
+mod rs256;
 pub mod saml;
 pub mod setup;
 pub mod xmlsec_log;

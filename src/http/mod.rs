@@ -86,7 +86,7 @@ pub async fn observe(
             !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        .unwrap_or_else(|| crate::crypto::secrets::random_uuid().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<aw::Data<AppState>>().cloned();
     let method = req.method().to_string();

@@ -114,7 +114,7 @@ pub struct AuthContext<'a> {
 }
 
 pub fn new_jti() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    crate::crypto::secrets::random_uuid().simple().to_string()
 }
 
 /// A user's access token for `client` (its audience), valid for the client's access token lifetime.

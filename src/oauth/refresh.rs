@@ -53,7 +53,7 @@ pub async fn refresh(
     let new_token = random_token();
     // RFC 6749 §6: the new refresh token carries exactly the scope of the one it replaces (the whole grant).
     let new = RefreshRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::crypto::secrets::random_uuid().to_string(),
         token_hash: hash_token(&new_token),
         rotated_at: None,
         revoked_at: None,

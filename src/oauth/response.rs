@@ -67,7 +67,7 @@ pub async fn issue(
             let code = random_token();
             store
                 .insert_code(&CodeRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: crate::crypto::secrets::random_uuid().to_string(),
                     code_hash: hash_token(&code),
                     product_id: req.client.id.clone(),
                     license_user_id: session.user.id.clone(),

@@ -79,7 +79,7 @@ pub async fn create(
     let cookie = random_token();
     let record = SessionRecord {
         id_hash: hash_token(&cookie),
-        sid: uuid::Uuid::new_v4().to_string(),
+        sid: crate::crypto::secrets::random_uuid().to_string(),
         license_user_id: user.id.clone(),
         customer_account_id: account.id.clone(),
         auth_time: now,

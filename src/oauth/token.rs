@@ -110,7 +110,7 @@ fn issues_refresh(client: &OAuthClient, code: &CodeRecord) -> bool {
 
 fn refresh_record(client: &OAuthClient, code: &CodeRecord, token_hash: &str, now: i64) -> Option<RefreshRecord> {
     issues_refresh(client, code).then(|| RefreshRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::crypto::secrets::random_uuid().to_string(),
         token_hash: token_hash.to_string(),
         grant_id: code.id.clone(),
         product_id: client.id.clone(),

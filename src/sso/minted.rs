@@ -51,7 +51,7 @@ pub async fn mint(store: &Store, signer: &Signer<'_>, m: &MintFor<'_>, now: i64)
     if m.user.disabled {
         return Err(SsoError::UserNotAllowed);
     }
-    let jti = uuid::Uuid::new_v4().simple().to_string();
+    let jti = crate::crypto::secrets::random_uuid().simple().to_string();
     let claims = MintedClaims {
         iss: signer.issuer.to_string(),
         aud: m.target.client_id.to_string(),

@@ -271,10 +271,7 @@ impl Db {
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         self.counters.statement();
         match &self.pool {
-            Pool::Sqlite(pool) => {
-                let _writer = pool.write_lock(sql).await;
-                pool.conn()?.execute(sql, params)
-            }
+            Pool::Sqlite(pool) => pool.execute(sql, params).await,
             Pool::Postgres(pool) => {
                 let args = pg_args(params)?;
                 let mut conn = acquire(pool).await?;
@@ -292,10 +289,7 @@ impl Db {
     ) -> Result<Option<T>, StoreError> {
         self.counters.statement();
         match &self.pool {
-            Pool::Sqlite(pool) => {
-                let _writer = pool.write_lock(sql).await;
-                pool.conn()?.fetch_optional(sql, params, map)
-            }
+            Pool::Sqlite(pool) => pool.fetch_optional(sql, params, map).await,
             Pool::Postgres(pool) => {
                 let args = pg_args(params)?;
                 let mut conn = acquire(pool).await?;
@@ -308,10 +302,7 @@ impl Db {
     pub async fn fetch_all<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Vec<T>, StoreError> {
         self.counters.statement();
         match &self.pool {
-            Pool::Sqlite(pool) => {
-                let _writer = pool.write_lock(sql).await;
-                pool.conn()?.fetch_all(sql, params, map)
-            }
+            Pool::Sqlite(pool) => pool.fetch_all(sql, params, map).await,
             Pool::Postgres(pool) => {
                 let args = pg_args(params)?;
                 let mut conn = acquire(pool).await?;

@@ -263,7 +263,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// A new random primary key.
 pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    crate::crypto::secrets::random_uuid().to_string()
 }
 
 #[cfg(test)]

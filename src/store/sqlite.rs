@@ -1,7 +1,12 @@
-//! SQLite through rusqlite, in the calling thread. A small pool of connections (WAL: readers never wait for the
-//! writer) and one in-process write lock, taken asynchronously, so writers queue as tasks instead of blocking a
-//! worker thread in SQLite's busy handler. Another process (the CLI) writing at the same time is still handled by
-//! `busy_timeout`.
+//! SQLite through rusqlite, in the calling thread. A small pool of reader connections (WAL: readers never wait for the
+//! writer) and one writer connection behind an in-process write lock, taken asynchronously, so writers queue as tasks
+//! instead of blocking a worker thread in SQLite's busy handler. Another process (the CLI) writing at the same time
+//! is still handled by `busy_timeout`.
+//!
+//! Why one writer connection: SQLite drops a connection's whole page cache when another connection has committed
+//! since its last transaction. With writes spread over the pool, every write found its B-tree pages evicted and read
+//! them again from the WAL (a `pread` each: ~29 per login flow); the one writer keeps its cache across its own
+//! commits. Writes were already serialised by the lock, so nothing runs less concurrently.
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +23,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// The write lock and the writer connection (opened on first use, dropped when left in an unknown state).
+    writer: Arc<tokio::sync::Mutex<Option<Connection>>>,
 }
 
 impl Pool {
@@ -32,7 +38,7 @@ impl Pool {
         let pool = Pool {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer: Arc::new(tokio::sync::Mutex::new(None)),
         };
         let first = pool.connect()?;
         // WAL is a property of the file: set once, kept by every later connection.
@@ -80,26 +86,59 @@ impl Pool {
         }
     }
 
-    /// A connection for one statement (returned to the pool when dropped).
+    /// A reader connection for one statement (returned to the pool when dropped).
     pub fn conn(&self) -> Result<Conn<'_>, StoreError> {
         Ok(Conn { pool: self, conn: Some(self.take()?) })
     }
 
-    /// The process's write lock, for statements that write (anything but a SELECT).
-    pub async fn write_lock(&self, sql: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// Runs `f` on a reader connection for a SELECT, else on the writer connection under the write lock.
+    async fn run<T>(&self, sql: &str, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let reads = sql.trim_start().get(..6).is_some_and(|k| k.eq_ignore_ascii_case("select"));
         if reads {
-            None
-        } else {
-            Some(self.writer.lock().await)
+            return f(self.conn()?.conn()?);
         }
+        let mut writer = self.writer.lock().await;
+        let conn = match writer.take() {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let out = f(&conn);
+        // An autocommit statement leaves no transaction open; if one is (it should not be), the connection is
+        // not reused.
+        if conn.is_autocommit() {
+            *writer = Some(conn);
+        }
+        out
+    }
+
+    pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        self.run(sql, |c| run_execute(c, sql, params)).await
+    }
+
+    pub async fn fetch_optional<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: Mapper<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.run(sql, |c| run_fetch_optional(c, sql, params, map)).await
+    }
+
+    pub async fn fetch_all<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+        self.run(sql, |c| run_fetch_all(c, sql, params, map)).await
     }
 
     pub async fn begin(self: Arc<Self>) -> Result<Tx, StoreError> {
-        let writer = self.writer.clone().lock_owned().await;
-        let conn = self.take()?;
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from)?;
-        Ok(Tx { pool: self, conn: Some(conn), _writer: writer, done: false })
+        let mut writer = self.writer.clone().lock_owned().await;
+        if writer.is_none() {
+            *writer = Some(self.connect()?);
+        }
+        let conn = writer.as_ref().ok_or_else(|| StoreError::Db("no writer connection".into()))?;
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            *writer = None;
+            return Err(e.into());
+        }
+        Ok(Tx { writer, done: false })
     }
 
     /// Copies the WAL back into the database file without blocking readers or writers (run in the background, so
@@ -132,40 +171,26 @@ impl Conn<'_> {
         self.conn.as_ref().ok_or_else(|| StoreError::Db("connection already returned".into()))
     }
 
-    pub fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        run_execute(self.conn()?, sql, params)
-    }
-
-    pub fn fetch_optional<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Option<T>, StoreError> {
-        run_fetch_optional(self.conn()?, sql, params, map)
-    }
-
-    pub fn fetch_all<T>(&self, sql: &str, params: &[Param<'_>], map: Mapper<T>) -> Result<Vec<T>, StoreError> {
-        run_fetch_all(self.conn()?, sql, params, map)
-    }
-
     /// A statement that returns no rows or whose rows do not matter (PRAGMA, checkpoints).
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
         self.conn()?.execute_batch(sql).map_err(StoreError::from)
     }
 }
 
-/// A write transaction: the write lock, one connection, `BEGIN IMMEDIATE` done. Rolled back on drop unless
+/// A write transaction: the write lock and its connection, `BEGIN IMMEDIATE` done. Rolled back on drop unless
 /// committed.
 pub struct Tx {
-    pool: Arc<Pool>,
-    conn: Option<Connection>,
-    _writer: tokio::sync::OwnedMutexGuard<()>,
+    writer: tokio::sync::OwnedMutexGuard<Option<Connection>>,
     done: bool,
 }
 
 impl Tx {
     pub fn conn(&mut self) -> TxConn<'_> {
-        TxConn(self.conn.as_ref())
+        TxConn(self.writer.as_ref())
     }
 
     pub fn commit(mut self) -> Result<(), StoreError> {
-        let conn = self.conn.as_ref().ok_or_else(|| StoreError::Db("transaction already finished".into()))?;
+        let conn = self.writer.as_ref().ok_or_else(|| StoreError::Db("transaction already finished".into()))?;
         conn.execute_batch("COMMIT").map_err(StoreError::from)?;
         self.done = true;
         Ok(())
@@ -174,12 +199,13 @@ impl Tx {
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if !self.done && conn.execute_batch("ROLLBACK").is_err() {
-                // A connection in an unknown transaction state is not reused.
-                return;
-            }
-            self.pool.put(conn);
+        let rolled_back = match self.writer.as_ref() {
+            Some(conn) if !self.done => conn.execute_batch("ROLLBACK").is_ok(),
+            _ => true,
+        };
+        // A connection in an unknown transaction state is not reused.
+        if !rolled_back || self.writer.as_ref().is_some_and(|c| !c.is_autocommit()) {
+            *self.writer = None;
         }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! An attempt is *reserved* before the password is checked, by one atomic upsert: under any concurrency at most
 //! `threshold` attempts per window are ever checked, and the one over the limit locks the key.
-use super::db::params;
+use super::audit::{self, AuditEvent};
+use super::db::{params, Engine};
 use super::{Store, StoreError};
 
 /// The limits of one throttle scope.
@@ -86,6 +87,32 @@ impl Store {
             )
             .await
             .map(|_| ())
+    }
+
+    /// [`Self::login_attempt_succeeded`] and the audit event of the sign-in as one write: one statement on
+    /// PostgreSQL (one round trip), one transaction on SQLite (one commit instead of two).
+    pub async fn login_succeeded(&self, key: &str, event: &AuditEvent<'_>, now: i64) -> Result<(), StoreError> {
+        const CLEAR: &str =
+            "DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR locked_until <= $2)";
+        match self.db.engine() {
+            Engine::Postgres => self
+                .db
+                .execute(
+                    "WITH cleared AS (DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR \
+                        locked_until <= $2)) \
+                     INSERT INTO audit_events (at, actor, action, subject, client_ip, outcome) \
+                     VALUES ($2, $3, $4, $5, $6, $7)",
+                    params![key, now, event.actor, event.action, event.subject, event.client_ip, event.outcome],
+                )
+                .await
+                .map(|_| ()),
+            Engine::Sqlite => {
+                let mut tx = self.db.begin().await?;
+                tx.execute(CLEAR, params![key, now]).await?;
+                audit::insert_in(&mut tx, event, now).await?;
+                tx.commit().await
+            }
+        }
     }
 
     /// Forgets the counters and locks of these keys (a password reset, an operator's unlock).

@@ -15,7 +15,8 @@ KW_LOGIN=(--creds demo.json --client-id bench --client-secret bench-secret-01234
 # The bench measures throughput from one address and one user: the rate limits (README "Operations") would be what
 # it measures, so they are off here.
 export KEYWAY_RATE_LIMIT_LOGIN_PER_IP=0 KEYWAY_RATE_LIMIT_LOGIN_PER_ACCOUNT=0 KEYWAY_RATE_LIMIT_TOKEN_PER_IP=0 \
-  KEYWAY_RATE_LIMIT_TOKEN_PER_CLIENT=0 KEYWAY_RATE_LIMIT_LICENSE_PER_IP=0 KEYWAY_RATE_LIMIT_LICENSE_PER_API_KEY=0
+  KEYWAY_RATE_LIMIT_TOKEN_PER_CLIENT=0 KEYWAY_RATE_LIMIT_LICENSE_PER_IP=0 KEYWAY_RATE_LIMIT_LICENSE_PER_API_KEY=0 \
+  KEYWAY_RATE_LIMIT_MAIL_PER_IP=0 KEYWAY_RATE_LIMIT_MAIL_PER_ADDRESS=0
 
 # kw_use_db DB: sqlite keeps keyway's default file in the working directory; postgres (re)creates database kwbench.
 kw_use_db() {

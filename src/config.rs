@@ -72,6 +72,9 @@ pub struct Config {
     pub rate_limit_token_per_client: u32,
     pub rate_limit_license_per_ip: u32,
     pub rate_limit_license_per_api_key: u32,
+    /// "Forgot password" requests per hour per client address and per e-mail address (0 = no limit).
+    pub rate_limit_mail_per_ip: u32,
+    pub rate_limit_mail_per_address: u32,
     /// Outgoing mail (forgot password, e-mail verification). Without `smtp_host` those features hide themselves.
     pub smtp_host: Option<String>,
     /// Default: 25 with `smtp_tls = "none"`, 587 with `starttls`, 465 with `tls`.
@@ -124,6 +127,9 @@ impl Default for Config {
             rate_limit_token_per_client: 12000,
             rate_limit_license_per_ip: 1200,
             rate_limit_license_per_api_key: 60000,
+            // A person asks for a few links at most; an office behind one NAT address for a few dozen an hour.
+            rate_limit_mail_per_ip: 60,
+            rate_limit_mail_per_address: 5,
             smtp_host: None,
             smtp_port: None,
             smtp_tls: crate::mail::SmtpTls::Starttls,

@@ -41,12 +41,16 @@ pub enum Surface {
     Token,
     /// The License API: per address and per API key.
     License,
+    /// Mail sent on an anonymous request ("forgot password"): per address and per e-mail address, per hour, so
+    /// nobody can flood an inbox through keyway (or keyway's SMTP reputation with it).
+    Mail,
 }
 
 pub struct RateLimits {
     login: Pair,
     token: Pair,
     license: Pair,
+    mail: Pair,
     clock: DefaultClock,
 }
 
@@ -55,9 +59,19 @@ fn quota(per_minute: u32) -> Option<Quota> {
     NonZeroU32::new(per_minute).map(Quota::per_minute)
 }
 
+fn hourly_quota(per_hour: u32) -> Option<Quota> {
+    let n = NonZeroU32::new(per_hour)?;
+    // A bucket of `per_hour`, one request's worth refilled every hour / per_hour.
+    Quota::with_period(std::time::Duration::from_secs(3600) / n.get()).map(|q| q.allow_burst(n))
+}
+
 impl Pair {
     fn new(ip: u32, account: u32) -> Pair {
-        Pair { by_ip: quota(ip).map(RateLimiter::keyed), by_account: quota(account).map(RateLimiter::keyed) }
+        Pair::of(quota(ip), quota(account))
+    }
+
+    fn of(ip: Option<Quota>, account: Option<Quota>) -> Pair {
+        Pair { by_ip: ip.map(RateLimiter::keyed), by_account: account.map(RateLimiter::keyed) }
     }
 }
 
@@ -67,6 +81,7 @@ impl RateLimits {
             login: Pair::new(c.rate_limit_login_per_ip, c.rate_limit_login_per_account),
             token: Pair::new(c.rate_limit_token_per_ip, c.rate_limit_token_per_client),
             license: Pair::new(c.rate_limit_license_per_ip, c.rate_limit_license_per_api_key),
+            mail: Pair::of(hourly_quota(c.rate_limit_mail_per_ip), hourly_quota(c.rate_limit_mail_per_address)),
             clock: DefaultClock::default(),
         }
     }
@@ -76,6 +91,7 @@ impl RateLimits {
             Surface::Login => &self.login,
             Surface::Token => &self.token,
             Surface::License => &self.license,
+            Surface::Mail => &self.mail,
         }
     }
 
@@ -96,7 +112,7 @@ impl RateLimits {
     /// Forgets keys whose buckets are full again (the background job calls this each minute), so the maps hold only
     /// recently active addresses and accounts.
     pub fn forget_idle(&self) {
-        for p in [&self.login, &self.token, &self.license] {
+        for p in [&self.login, &self.token, &self.license, &self.mail] {
             if let Some(l) = &p.by_ip {
                 l.retain_recent();
                 l.shrink_to_fit();

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::CliError;
 use crate::admin::{self, AdminError, LicenseSpec, ProductSpec, TokenDefaults, UserSpec};
+use crate::auth::recovery::LinkKind;
 use crate::config::Config;
 use crate::crypto::password::PasswordHasherConfig;
 use crate::crypto::secrets::{hash_token, random_token, Secret};
@@ -518,34 +519,8 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
         }
         UserCmd::Disable(u) => set_user_disabled(store, &u, true).await?,
         UserCmd::Enable(u) => set_user_disabled(store, &u, false).await?,
-        UserCmd::ResetLink(a) => {
-            let kind = crate::auth::recovery::LinkKind::Reset;
-            super::branding::user_link(
-                store,
-                config,
-                &a.org,
-                &a.email,
-                a.account.as_deref(),
-                a.product.as_deref(),
-                kind,
-                now,
-            )
-            .await?
-        }
-        UserCmd::VerifyLink(a) => {
-            let kind = crate::auth::recovery::LinkKind::Verify;
-            super::branding::user_link(
-                store,
-                config,
-                &a.org,
-                &a.email,
-                a.account.as_deref(),
-                a.product.as_deref(),
-                kind,
-                now,
-            )
-            .await?
-        }
+        UserCmd::ResetLink(a) => user_link(store, config, &a, LinkKind::Reset, now).await?,
+        UserCmd::VerifyLink(a) => user_link(store, config, &a, LinkKind::Verify, now).await?,
         UserCmd::Mfa(m) => super::mfa::user(store, m, now).await?,
     }
     Ok(())
@@ -618,4 +593,9 @@ async fn mgmt_token(store: &Store, cmd: MgmtTokenCmd, now: i64) -> Result<(), Cl
         }
     }
     Ok(())
+}
+
+async fn user_link(store: &Store, config: &Config, a: &LinkArgs, kind: LinkKind, now: i64) -> Result<(), CliError> {
+    let (account, product) = (a.account.as_deref(), a.product.as_deref());
+    super::branding::user_link(store, config, &a.org, &a.email, account, product, kind, now).await
 }

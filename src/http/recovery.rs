@@ -3,6 +3,7 @@
 //!
 //! "Forgot password" answers the same page at once, whether or not the address is known: the look-up, the link
 //! and the mail are done in a background task, so neither the answer nor its timing tells who has an account.
+use crate::ratelimit::Surface;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -153,6 +154,10 @@ async fn post_forgot(state: web::Data<AppState>, req: HttpRequest, payload: web:
     let Some(mailer) = state.mailer.clone() else {
         return error_page(&req, StatusCode::NOT_FOUND, ui::strings(&req).not_found);
     };
+    // Limited per e-mail address whether or not it belongs to anyone, so a 429 tells nothing about existence.
+    if let Err(wait) = state.rate_limits.check(Surface::Mail, ui::client_ip_addr(&req), p.get("email")) {
+        return ui::too_many_requests(&req, wait);
+    }
     let r = rui::strings_for(ui::strings(&req));
     let email = p.get("email").unwrap_or("").to_string();
     let code = p.get("customer_account_code").unwrap_or("").to_string();

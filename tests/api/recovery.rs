@@ -157,6 +157,28 @@ async fn forgot_password_answers_alike_for_unknown_addresses(app: TestApp) {
     assert!(login.contains("Forgot password?"), "{login}");
 }
 
+/// Mail on an anonymous request is limited per e-mail address (known or not, so the 429 tells nothing) and per
+/// client address: nobody floods an inbox through keyway.
+async fn forgot_password_is_limited_per_address_and_per_client(app: TestApp) {
+    let app = spawn_app_with(app.db, |c| {
+        c.smtp_host = Some("127.0.0.1".into());
+        c.smtp_port = Some(9);
+        c.smtp_tls = keyway::mail::SmtpTls::None;
+        c.smtp_from = Some("keyway <noreply@example.com>".into());
+        c.rate_limit_mail_per_address = 2;
+        c.rate_limit_mail_per_ip = 5;
+    })
+    .await;
+    let known = &app.demo.user_email;
+    assert_eq!(forgot(&app, known).await.0, 200);
+    assert_eq!(forgot(&app, &known.to_uppercase()).await.0, 200, "the same address in other case counts too");
+    assert_eq!(forgot(&app, known).await.0, 429, "third request for one address within the hour");
+    assert_eq!(forgot(&app, "nobody-here@example.com").await.0, 200, "an unknown address has its own budget");
+    assert_eq!(forgot(&app, "nobody-here@example.com").await.0, 200);
+    let (status, page) = forgot(&app, "someone-else@example.com").await;
+    assert_eq!(status, 429, "the sixth request from one client address (five allowed): {page}");
+}
+
 async fn forgot_password_hides_itself_without_smtp(app: TestApp) {
     let login = app.login_page(&app.authorize_url("response_type=code&scope=openid")).await;
     assert!(!login.contains("Forgot password?"), "{login}");
@@ -265,6 +287,7 @@ dual!(
     reset_link_reused_expired_superseded_and_bound_to_its_user,
     forgot_password_answers_alike_for_unknown_addresses,
     forgot_password_hides_itself_without_smtp,
+    forgot_password_is_limited_per_address_and_per_client,
     logo_of_wrong_type_or_size_is_refused,
     full_license_gets_a_seat_notice_after_sign_in,
 );

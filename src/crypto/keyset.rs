@@ -329,5 +329,5 @@ pub async fn rewrap(store: &Store, kek: &Kek) -> Result<usize, KeySetError> {
     }
     let n = resealed.len();
     store.reseal_keys(&resealed).await?;
-    Ok(n + store.rewrap_idp_secrets(kek).await?)
+    Ok(n + store.rewrap_idp_secrets(kek).await? + store.rewrap_totp_secrets(kek).await?)
 }

@@ -6,7 +6,8 @@
 use super::db::{params, Row};
 use super::{Store, StoreError};
 
-/// A user's TOTP enrolment (only confirmed ones are stored); `secret_enc` is sealed by `auth::mfa::seal`.
+/// A user's TOTP enrolment (only confirmed ones are stored); `secret_enc` is sealed with the KEK (older rows: by
+/// `auth::mfa::seal` with a key derived from the cookie key).
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpRecord {
     pub license_user_id: String,
@@ -115,18 +116,59 @@ impl Store {
             .await
     }
 
-    /// Stores a confirmed enrolment (the secret was confirmed by a code of `step`, which counts as used). False when
-    /// the user has one already.
-    pub async fn insert_totp(&self, user_id: &str, secret_enc: &str, step: i64, now: i64) -> Result<bool, StoreError> {
+    /// Stores a confirmed enrolment (the secret was confirmed by a code of `step`, which counts as used), the secret
+    /// sealed with the KEK (issue 15) and bound to the user. False when the user has one already.
+    pub async fn insert_totp(&self, user_id: &str, secret: &[u8], step: i64, now: i64) -> Result<bool, StoreError> {
+        let kek = self.kek().ok_or_else(|| StoreError::Corrupt("storing a TOTP secret, and no KEK loaded".into()))?;
+        let secret_enc = kek
+            .seal(&totp_context(user_id), secret)
+            .map_err(|e| StoreError::Db(format!("sealing the TOTP secret: {e}")))?;
         let n = self
             .db
             .execute(
                 "INSERT INTO mfa_totp (license_user_id, secret_enc, confirmed, last_step, created_at) \
                  VALUES ($1, $2, TRUE, $3, $4) ON CONFLICT (license_user_id) DO NOTHING",
-                params![user_id, secret_enc, step, now],
+                params![user_id, &secret_enc, step, now],
             )
             .await?;
         Ok(n == 1)
+    }
+
+    /// The plaintext of a stored TOTP secret when it is sealed with the KEK; None for a secret stored in the earlier
+    /// cookie-key form (`auth::mfa::seal`), which the caller still opens.
+    pub fn open_totp_secret(&self, rec: &TotpRecord) -> Result<Option<Vec<u8>>, StoreError> {
+        if !crate::crypto::kek::is_sealed(&rec.secret_enc) {
+            return Ok(None);
+        }
+        let kek = self.kek().ok_or_else(|| StoreError::Corrupt("a sealed TOTP secret, and no KEK loaded".into()))?;
+        kek.open(&totp_context(&rec.license_user_id), &rec.secret_enc)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("TOTP secret of {}: {e}", rec.license_user_id)))
+    }
+
+    /// `keyway keys rewrap`: re-seals TOTP secrets not sealed under the first KEK (each update conditional on the
+    /// value read, so a concurrent change wins).
+    pub async fn rewrap_totp_secrets(&self, kek: &crate::crypto::kek::Kek) -> Result<usize, StoreError> {
+        let rows = self
+            .db
+            .fetch_all("SELECT license_user_id, secret_enc FROM mfa_totp", params![], |r| Ok((r.text(0)?, r.text(1)?)))
+            .await?;
+        let mut n = 0;
+        for (user, stored) in rows.into_iter().filter(|(_, v)| crate::crypto::kek::is_sealed(v) && !kek.is_current(v)) {
+            let context = totp_context(&user);
+            let plain =
+                kek.open(&context, &stored).map_err(|e| StoreError::Corrupt(format!("TOTP secret of {user}: {e}")))?;
+            let sealed =
+                kek.seal(&context, &plain).map_err(|e| StoreError::Db(format!("sealing the TOTP secret: {e}")))?;
+            n += self
+                .db
+                .execute(
+                    "UPDATE mfa_totp SET secret_enc = $1 WHERE license_user_id = $2 AND secret_enc = $3",
+                    params![&sealed, &user, &stored],
+                )
+                .await? as usize;
+        }
+        Ok(n)
     }
 
     /// Accepts time step `step` for the user: true for exactly one caller per step, and only for a step later than
@@ -359,4 +401,9 @@ impl Store {
             .await
             .map(|_| ())
     }
+}
+
+/// What a sealed TOTP secret is bound to: moved to another user's row, it does not open.
+fn totp_context(user_id: &str) -> String {
+    format!("mfa_totp/{user_id}")
 }

@@ -156,6 +156,10 @@ async fn required_policy_forces_enrolment_and_codes_are_single_use(app: TestApp)
     let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert_eq!(claims["acr"], "urn:keyway:mfa");
+    // Stored sealed with the KEK and bound to the user (issue 15), never as the secret itself.
+    let rec = app.state.store.find_totp(claims["sub"].as_str().unwrap()).await.unwrap().expect("the enrolment");
+    assert!(keyway::crypto::kek::is_sealed(&rec.secret_enc));
+    assert_eq!(app.state.store.open_totp_secret(&rec).unwrap().as_ref(), Some(&secret));
 
     // A second browser: the code of the step just used is refused (RFC 6238 §5.2), the next step's accepted.
     let b = app.new_browser();

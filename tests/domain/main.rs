@@ -10,3 +10,4 @@ mod pkce;
 mod refresh;
 mod seats;
 mod throttle;
+mod totp_sealing;

@@ -77,8 +77,10 @@ pub fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
 /// Checks `code` against the user's confirmed secret and claims its step (replays refused).
 pub async fn verify(store: &Store, cookie_key: &[u8], user_id: &str, code: &str, now: i64) -> Result<bool, StoreError> {
     let Some(rec) = store.find_totp(user_id).await?.filter(|r| r.confirmed) else { return Ok(false) };
-    let Some(secret) = super::open(cookie_key, user_id, &rec.secret_enc) else {
-        return Err(StoreError::Corrupt("a TOTP secret does not open with the current key".into()));
+    let secret = match store.open_totp_secret(&rec)? {
+        Some(s) => s,
+        None => super::open(cookie_key, user_id, &rec.secret_enc)
+            .ok_or_else(|| StoreError::Corrupt("a TOTP secret does not open with the current key".into()))?,
     };
     match matching_step(&secret, code, now) {
         Some(step) => store.claim_totp_step(user_id, step).await,
@@ -86,8 +88,9 @@ pub async fn verify(store: &Store, cookie_key: &[u8], user_id: &str, code: &str,
     }
 }
 
-/// Confirms an enrolment: `sealed` is the secret shown to the user (kept in their pending state until now), `code`
-/// its first code. Stored only when the code matches and the user has no authenticator yet.
+/// Confirms an enrolment: `sealed` is the secret shown to the user (kept, sealed with the cookie-derived key, in
+/// their pending state until now), `code` its first code; the store seals it with the KEK for good. Stored only
+/// when the code matches and the user has no authenticator yet.
 pub async fn confirm(
     store: &Store,
     cookie_key: &[u8],
@@ -98,7 +101,7 @@ pub async fn confirm(
 ) -> Result<bool, StoreError> {
     let Some(secret) = super::open(cookie_key, user_id, sealed) else { return Ok(false) };
     match matching_step(&secret, code, now) {
-        Some(step) => store.insert_totp(user_id, sealed, step, now).await,
+        Some(step) => store.insert_totp(user_id, &secret, step, now).await,
         None => Ok(false),
     }
 }

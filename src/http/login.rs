@@ -223,6 +223,11 @@ pub async fn start_session(
 
 /// "Too many failed attempts, try again in N minutes" (at least one).
 pub fn locked_message(req: &HttpRequest, until: i64, now: i64) -> String {
+    minutes_text(ui::strings(req).locked, until, now)
+}
+
+/// `template` with `{minutes}` replaced by the whole minutes until `until` (rounded up, at least one).
+pub fn minutes_text(template: &str, until: i64, now: i64) -> String {
     let minutes = ((until - now).max(1) + 59) / 60;
-    ui::strings(req).locked.replace("{minutes}", &minutes.to_string())
+    template.replace("{minutes}", &minutes.to_string())
 }

@@ -148,13 +148,21 @@ async fn pending(state: &AppState, req: &HttpRequest, name: &str, kind: &str) ->
     Ok(Some(Pending { rec, user }))
 }
 
+/// This browser's pending sign-in, or the page to answer instead (expired, or the database unavailable).
+async fn pending_login(state: &AppState, req: &HttpRequest) -> Result<Pending, HttpResponse> {
+    match pending(state, req, PENDING_COOKIE, KIND_LOGIN).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(expired(req)),
+        Err(e) => Err(unavailable(req, &e)),
+    }
+}
+
 fn expired(req: &HttpRequest) -> HttpResponse {
     error_page(req, StatusCode::BAD_REQUEST, ui::strings(req).mfa().expired)
 }
 
 fn locked(req: &HttpRequest, until: i64, now: i64) -> String {
-    let minutes = ((until - now).max(1) + 59) / 60;
-    ui::strings(req).mfa().locked.replace("{minutes}", &minutes.to_string())
+    super::login::minutes_text(ui::strings(req).mfa().locked, until, now)
 }
 
 fn challenge_page(
@@ -216,10 +224,9 @@ fn new_sealed_secret(state: &AppState, user_id: &str) -> Option<String> {
 
 /// `GET /login/mfa`: the challenge, or the enrolment when the user has no factor yet.
 async fn get_challenge(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let p = match pending(&state, &req, PENDING_COOKIE, KIND_LOGIN).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return expired(&req),
-        Err(e) => return unavailable(&req, &e),
+    let p = match pending_login(&state, &req).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
     let f = match mfa::factors(&state.store, &p.user.id).await {
         Ok(f) => f,
@@ -252,10 +259,9 @@ async fn post_code(state: web::Data<AppState>, req: HttpRequest, payload: web::P
         Err(page) => return page,
     };
     let t = ui::strings(&req);
-    let p = match pending(&state, &req, PENDING_COOKIE, KIND_LOGIN).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return expired(&req),
-        Err(e) => return unavailable(&req, &e),
+    let p = match pending_login(&state, &req).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
     let has_passkey = match state.store.passkeys_of(&p.user.id).await {
         Ok(k) => !k.is_empty(),
@@ -286,10 +292,9 @@ async fn post_enrol(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Err(page) => return page,
     };
     let t = ui::strings(&req);
-    let p = match pending(&state, &req, PENDING_COOKIE, KIND_LOGIN).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return expired(&req),
-        Err(e) => return unavailable(&req, &e),
+    let p = match pending_login(&state, &req).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
     let Some(sealed) = p.rec.state.clone() else { return expired(&req) };
     let action = "/login/mfa/enrol";
@@ -323,8 +328,7 @@ async fn confirm_totp(state: &AppState, user: &LicenseUser, sealed: &str, code: 
     let attempt = match mfa::reserve(&state.store, limits, &user.id, now).await? {
         Ok(a) => a,
         Err(until) => {
-            let minutes = ((until - now).max(1) + 59) / 60;
-            return Ok(Confirmed::No(strings.locked.replace("{minutes}", &minutes.to_string())));
+            return Ok(Confirmed::No(super::login::minutes_text(strings.locked, until, now)));
         }
     };
     let ok = totp::confirm(&state.store, state.cookie_key.expose(), &user.id, sealed, code, now).await?;
@@ -504,10 +508,9 @@ async fn post_second_factor_passkey(
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
         return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
     }
-    let p = match pending(&state, &req, PENDING_COOKIE, KIND_LOGIN).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return expired(&req),
-        Err(e) => return unavailable(&req, &e),
+    let p = match pending_login(&state, &req).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
     let Some(ceremony) = p.rec.state.clone() else { return expired(&req) };
     let now = state.now();

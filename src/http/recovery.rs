@@ -225,20 +225,27 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Whether a reset or verification link is usable, and the page context of the product it was issued for (its
+/// branding and way back).
+async fn link_page_context(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+    kind: LinkKind,
+) -> Result<(bool, PageContext), StoreError> {
+    let client_id = recovery::link_client(&state.store, token, kind, state.now()).await?;
+    let ctx = page_context(state, req, client_id.as_deref(), None).await?;
+    Ok((client_id.is_some(), ctx))
+}
+
 async fn get_reset(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let q = Params::parse(req.query_string()).unwrap_or_default();
     reset_page(&state, &req, q.get("token").unwrap_or(""), None, false).await
 }
 
 async fn reset_page(state: &AppState, req: &HttpRequest, token: &str, error: Option<&str>, done: bool) -> HttpResponse {
-    let now = state.now();
-    let client_id = match recovery::link_client(&state.store, token, LinkKind::Reset, now).await {
-        Ok(c) => c,
-        Err(e) => return unavailable(req, &e),
-    };
-    let valid = done || client_id.is_some();
-    let ctx = match page_context(state, req, client_id.as_deref().filter(|c| !c.is_empty()), None).await {
-        Ok(c) => c,
+    let (valid, ctx) = match link_page_context(state, req, token, LinkKind::Reset).await {
+        Ok((usable, ctx)) => (done || usable, ctx),
         Err(e) => return unavailable(req, &e),
     };
     let c = csrf(state, req);
@@ -293,14 +300,8 @@ async fn get_verify(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
 }
 
 async fn verify_page(state: &AppState, req: &HttpRequest, token: &str, done: bool) -> HttpResponse {
-    let now = state.now();
-    let client_id = match recovery::link_client(&state.store, token, LinkKind::Verify, now).await {
-        Ok(c) => c,
-        Err(e) => return unavailable(req, &e),
-    };
-    let valid = done || client_id.is_some();
-    let ctx = match page_context(state, req, client_id.as_deref().filter(|c| !c.is_empty()), None).await {
-        Ok(c) => c,
+    let (valid, ctx) = match link_page_context(state, req, token, LinkKind::Verify).await {
+        Ok((usable, ctx)) => (done || usable, ctx),
         Err(e) => return unavailable(req, &e),
     };
     let c = csrf(state, req);

@@ -11,9 +11,8 @@ use crate::helpers::VERIFIER;
 const THEMES: [&str; 2] = ["light", "dark"];
 const SIZES: [&str; 2] = ["desktop", "phone"];
 
-async fn chromium_axe_hosted_pages_in_both_themes_at_desktop_and_phone_size(app: TestApp) {
-    // One active device on the demo license, so that the portal shows its device table; the long host name
-    // and id are the ones a phone layout has to fit.
+/// One active device on the demo license, with the long host name and id a phone layout of the portal has to fit.
+pub async fn activate_a_long_named_device(app: &TestApp) {
     let code = app.next_code().await;
     let res = app
         .activate(json!({
@@ -24,6 +23,12 @@ async fn chromium_axe_hosted_pages_in_both_themes_at_desktop_and_phone_size(app:
         }))
         .await;
     assert_eq!(res.status(), 200, "activation for the portal's device row");
+}
+
+async fn chromium_axe_hosted_pages_in_both_themes_at_desktop_and_phone_size(app: TestApp) {
+    // One active device on the demo license, so that the portal shows its device table; the long host name
+    // and id are the ones a phone layout has to fit.
+    activate_a_long_named_device(&app).await;
 
     let login = app.authorize_url("response_type=code&scope=openid&state=axe");
     let pages = json!([

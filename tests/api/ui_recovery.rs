@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::external::{artifacts_dir, repo_path, run_script};
-use crate::helpers::{spawn_app_with, Db, TestApp, VERIFIER};
+use crate::helpers::{spawn_app_with, Db, TestApp};
 use crate::recovery::tiny_png;
 
 /// A real SMTP server process (aiosmtpd) writing each message to `dir`; killed when dropped.
@@ -62,16 +62,7 @@ pub async fn brand_and_activate(app: &TestApp) -> String {
         privacy_url: Some("https://example.com/privacy".into()),
     };
     keyway::cli::branding::run(&app.state.store, BrandingCmd::Set(args), app.state.now()).await.unwrap();
-    let code = app.next_code().await;
-    let res = app
-        .activate(json!({
-            "product": "demo-app", "hardware_id": "5c4f0a8e-1b2d-4e6f-9a7b-3c2d1e0f9a8b",
-            "customer_account_code": "demo-customer", "code": code, "redirect_uri": app.demo.redirect_uri,
-            "code_verifier": VERIFIER, "hostname": "build-agent-07.eu-central-1.compute.internal",
-            "os_ver": "Linux 6.1",
-        }))
-        .await;
-    assert_eq!(res.status(), 200, "activation for the portal's device row");
+    crate::ui_a11y::activate_a_long_named_device(app).await;
     org
 }
 

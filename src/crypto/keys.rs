@@ -11,7 +11,11 @@ use std::sync::Arc;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Padding;
+use openssl::sign::Signer;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, SecretDocument};
 use rsa::traits::PublicKeyParts;
@@ -71,11 +75,18 @@ fn source_err(what: &str, reason: impl ToString) -> KeyError {
     KeyError::File { path: PathBuf::from(what), reason: reason.to_string() }
 }
 
-/// One RSA key with everything needed to sign with it (ring) and verify with it (jsonwebtoken).
+/// One RSA key with everything needed to sign with it (OpenSSL's libcrypto) and verify with it (jsonwebtoken).
+///
+/// Why libcrypto and not ring for RSA signing (issue 16): on CPUs with AVX-512 IFMA, OpenSSL 3 computes the two
+/// 1024-bit CRT exponentiations of an RSA-2048 signature together in 52-bit limbs (`ossl_rsaz_mod_exp_avx512_x2`);
+/// ring has only the 64-bit `mulx`/`adx` Montgomery code. Measured side by side in one process on the benchmark VM
+/// (AMD EPYC with avx512ifma): ring 0.562 ms per RS256 signature, libcrypto 0.246 ms (docs/PERFORMANCE.md,
+/// session 5). PKCS#1 v1.5 is deterministic, so the signatures are byte-identical (test below); libcrypto blinds the
+/// private operation and checks the CRT result against the public key, as ring does.
 pub struct RsaKey {
     pub kid: String,
     pub created: i64,
-    pair: RsaKeyPair,
+    pkey: PKey<Private>,
     pub n_b64: String,
     pub e_b64: String,
     pub decoding: jsonwebtoken::DecodingKey,
@@ -91,7 +102,7 @@ impl std::fmt::Debug for RsaKey {
 impl RsaKey {
     fn from_private(key: &RsaPrivateKey, created: i64, what: &str) -> Result<RsaKey, KeyError> {
         let der = key.to_pkcs8_der().map_err(|e| source_err(what, e))?;
-        let pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| source_err(what, e))?;
+        let pkey = PKey::private_key_from_pkcs8(der.as_bytes()).map_err(|e| source_err(what, e))?;
         let n_b64 = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e_b64 = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
         // RFC 7638 §3: the thumbprint of the required members in lexicographic order, no whitespace.
@@ -100,14 +111,14 @@ impl RsaKey {
         let decoding =
             jsonwebtoken::DecodingKey::from_rsa_components(&n_b64, &e_b64).map_err(|e| source_err(what, e))?;
         let public_pem = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| source_err(what, e))?;
-        Ok(RsaKey { kid, created, pair, n_b64, e_b64, decoding, public_pem })
+        Ok(RsaKey { kid, created, pkey, n_b64, e_b64, decoding, public_pem })
     }
 
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256).
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256, RFC 7518 §3.3).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let mut sig = vec![0u8; self.pair.public().modulus_len()];
-        self.pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig).map_err(|_| KeyError::Sign)?;
-        Ok(sig)
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.pkey).map_err(|_| KeyError::Sign)?;
+        signer.set_rsa_padding(Padding::PKCS1).map_err(|_| KeyError::Sign)?;
+        signer.sign_oneshot_to_vec(message).map_err(|_| KeyError::Sign)
     }
 
     pub fn public_pem(&self) -> &str {
@@ -513,5 +524,34 @@ mod tests {
         assert_eq!(rotated.describe().iter().filter(|d| d.2).count(), 2, "one signer per algorithm");
         let later = KeyRing::load(dir.path(), 2_000 + MAX_JWT_LIFETIME + 1).expect("load");
         assert_eq!(later.kids().len(), 2, "old keys of both families retire");
+    }
+
+    #[test]
+    fn rs256_signatures_are_pkcs1_v1_5_byte_for_byte_and_verify_with_the_published_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("k.pem");
+        generate_into(&path).expect("generate");
+        let key = read_key(&path, 0).expect("load");
+        let msg = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+        let sig = key.sign(msg).expect("sign");
+        assert_eq!(sig.len(), 256);
+        assert_eq!(key.sign(msg).expect("sign again"), sig, "PKCS#1 v1.5 is deterministic");
+
+        // An independent implementation (ring) computes the same bytes from the same private key.
+        let der = read_pem(&path).expect("pem");
+        let private = RsaPrivateKey::from_pkcs8_pem(&der)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&der))
+            .expect("parse");
+        let pkcs8 = private.to_pkcs8_der().expect("der");
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(pkcs8.as_bytes()).expect("ring key");
+        let mut by_ring = vec![0u8; 256];
+        pair.sign(&ring::signature::RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut by_ring).expect("ring sign");
+        assert_eq!(by_ring, sig);
+
+        // And the JWK components published for it verify it (jsonwebtoken), and nothing else.
+        let b64 = URL_SAFE_NO_PAD.encode(&sig);
+        assert!(jsonwebtoken::crypto::verify(&b64, msg, &key.decoding, jsonwebtoken::Algorithm::RS256).expect("v"));
+        assert!(!jsonwebtoken::crypto::verify(&b64, b"other", &key.decoding, jsonwebtoken::Algorithm::RS256)
+            .expect("v"));
     }
 }

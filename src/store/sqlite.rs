@@ -56,10 +56,12 @@ impl Pool {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&self.path, e))?;
         // NORMAL in WAL mode: a commit survives a crash of the process (the WAL is written before COMMIT returns),
         // only a power loss can take the last transactions (https://sqlite.org/pragma.html#pragma_synchronous).
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = \
-                MEMORY;",
-        )
+        // No memory-mapped I/O (mmap_size 0, SQLite's default): a connection unmaps the whole file whenever another
+        // connection has committed since its last transaction (pager.c `pagerBeginReadTransaction` →
+        // `sqlite3OsUnfetch`), which under load meant ~17 munmap + mmap of the entire database per login flow, the
+        // page faults after them, and the mapping counted in RSS (140 MiB peak with an 89 MB file). Measured
+        // (issue 16, docs/PERFORMANCE.md session 5): server CPU per flow 1.23 → 1.05 ms, peak RSS 140 → 31 MiB.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")
         .map_err(|e| open_error(&self.path, e))?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(conn)

@@ -209,7 +209,7 @@ mod tests {
 
     fn ec() -> Arc<SigningKey> {
         let pem = crate::crypto::keys::generate_ec_pem().expect("pem");
-        Arc::new(SigningKey::Ec(crate::crypto::keys::ec_from_pem(&pem, 0, "test").expect("ec")))
+        Arc::new(SigningKey::Ec(Box::new(crate::crypto::keys::ec_from_pem(&pem, 0, "test").expect("ec"))))
     }
 
     fn entry(id: &str, key: &Arc<SigningKey>, created_at: i64, signing_at: i64) -> RingEntry {

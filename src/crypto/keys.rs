@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Padding;
 use openssl::sign::Signer;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, SecretDocument};
 use rsa::traits::PublicKeyParts;
@@ -164,7 +164,7 @@ impl EcKey {
 /// A key of the OpenID key ring.
 pub enum SigningKey {
     Rsa(RsaKey),
-    Ec(EcKey),
+    Ec(Box<EcKey>),
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -263,7 +263,7 @@ impl SigningKey {
     pub fn from_pem(alg: SigningAlg, pem: &str, created: i64, what: &str) -> Result<SigningKey, KeyError> {
         match alg {
             SigningAlg::RS256 => rsa_from_pem(pem, created, what).map(SigningKey::Rsa),
-            SigningAlg::ES256 => ec_from_pem(pem, created, what).map(SigningKey::Ec),
+            SigningAlg::ES256 => ec_from_pem(pem, created, what).map(|k| SigningKey::Ec(Box::new(k))),
         }
     }
 
@@ -539,9 +539,8 @@ mod tests {
 
         // An independent implementation (ring) computes the same bytes from the same private key.
         let der = read_pem(&path).expect("pem");
-        let private = RsaPrivateKey::from_pkcs8_pem(&der)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&der))
-            .expect("parse");
+        let private =
+            RsaPrivateKey::from_pkcs8_pem(&der).or_else(|_| RsaPrivateKey::from_pkcs1_pem(&der)).expect("parse");
         let pkcs8 = private.to_pkcs8_der().expect("der");
         let pair = ring::signature::RsaKeyPair::from_pkcs8(pkcs8.as_bytes()).expect("ring key");
         let mut by_ring = vec![0u8; 256];
@@ -551,7 +550,8 @@ mod tests {
         // And the JWK components published for it verify it (jsonwebtoken), and nothing else.
         let b64 = URL_SAFE_NO_PAD.encode(&sig);
         assert!(jsonwebtoken::crypto::verify(&b64, msg, &key.decoding, jsonwebtoken::Algorithm::RS256).expect("v"));
-        assert!(!jsonwebtoken::crypto::verify(&b64, b"other", &key.decoding, jsonwebtoken::Algorithm::RS256)
-            .expect("v"));
+        assert!(
+            !jsonwebtoken::crypto::verify(&b64, b"other", &key.decoding, jsonwebtoken::Algorithm::RS256).expect("v")
+        );
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per federated login flow (keyway-bench -s federated-flow through tests/federation/oidc_idp.mjs, see
-# bench/federated.sh) counted by callgrind in keyway alone: total, inside ring's RSA signing (keyway's two JWTs), and
+# bench/federated.sh) counted by callgrind in keyway alone: total, inside RSA signing (keyway's two JWTs; libcrypto since issue 16, ring before), and
 # inside num-bigint-dig (the RustCrypto `rsa` verification of the upstream id_token, where openidconnect does it).
 #
 #   bench/callgrind_federated.sh DB [FLOWS] [OUTDIR]
@@ -53,10 +53,10 @@ callgrind_annotate --inclusive=yes --threshold=100 "$dump" > "$WD/incl.txt" 2>/d
 python3 - "$WD/incl.txt" "$FLOWS" "$DB" <<'PY' | tee "$OUT/callgrind-$DB-federated.json"
 import json, re, sys
 path, n, db = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-total, parts = None, {"ring_rsa_sign": 0, "upstream_verify_openidconnect": 0, "upstream_verify_ring": 0}
+total, parts = None, {"rsa_sign": 0, "upstream_verify_openidconnect": 0, "upstream_verify_ring": 0}
 # keyway's own signatures; the upstream id_token's RS256 check in openidconnect (RustCrypto rsa) or in keyway's
 # federation::rs256 (ring), inclusive.
-pats = {"ring_rsa_sign": r"ring::rsa::keypair::KeyPair::sign\b",
+pats = {"rsa_sign": r"(keyway::crypto::keys::RsaKey::sign|ring::rsa::keypair::KeyPair::sign|\bEVP_DigestSign)\b",
         "upstream_verify_openidconnect": r"openidconnect::core::crypto::verify_rsa_signature\b",
         "upstream_verify_ring": r"keyway::federation::rs256::verify\b"}
 for line in open(path, errors="replace"):
@@ -68,9 +68,9 @@ for line in open(path, errors="replace"):
         total = ir
         continue
     for k, p in pats.items():
-        if parts[k] == 0 and re.search(p, m.group(2)):
-            parts[k] = ir
+        if re.search(p, m.group(2)):
+            parts[k] = max(parts[k], ir)  # the outermost frame present (largest inclusive count)
 print(json.dumps({"db": db, "scenario": "federated-flow", "operations": n, "instructions_per_op": round(total / n),
                   **{k + "_per_op": round(v / n) for k, v in parts.items()},
-                  "non_rsa_sign_instructions_per_op": round((total - parts["ring_rsa_sign"]) / n)}))
+                  "non_rsa_sign_instructions_per_op": round((total - parts["rsa_sign"]) / n)}))
 PY

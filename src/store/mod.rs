@@ -84,6 +84,8 @@ const MIGRATION_LOCK: i64 = 0x6b77_6179;
 
 /// How long a connection attempt to PostgreSQL may take before start-up (or a request) gives up.
 const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle pooled PostgreSQL connection is used without a ping first (see `connect`).
+const PG_TRUST_IDLE_CONNECTION_FOR: Duration = Duration::from_millis(250);
 
 impl Store {
     /// Connects and applies the migrations. SQLite: the file and its directory are created; PostgreSQL: the server
@@ -163,6 +165,20 @@ impl Store {
                 .max_connections(max_connections)
                 .min_connections(0)
                 .acquire_timeout(PG_CONNECT_TIMEOUT)
+                // sqlx pings every connection it hands out (a round trip) and again when it takes it back: three
+                // round trips per statement. A connection that answered a moment ago is taken as working; one idle
+                // for longer (the database may have restarted meanwhile) is still checked before use, so a dead
+                // one is replaced instead of failing a request. A connection that dies under load fails its next
+                // statement (503, retried by clients) and is dropped by the ping on release.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PG_TRUST_IDLE_CONNECTION_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("connecting to {}: {e}", redact_url(url))))?;

@@ -6,8 +6,9 @@ set -euo pipefail
 EMPTY=$1; SEEDED=$2; ROUNDS=${3:-2}; OUT=${4:-/tmp/kwb-results}
 KW=${KW:-/tmp/kwbench-target/release/keyway}; KWB=${KWB:-/tmp/kwbench-target/release/keyway-bench}
 export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1 RUST_LOG=warn
-L=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
-   --username alice@example.com --password alice-password)
+mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+source "$(cd "$(dirname "$0")" && pwd)/common.sh"   # rate limits off, lockout raised, KW_LOGIN
+L=("${KW_LOGIN[@]}")
 for r in $(seq 1 "$ROUNDS"); do
   for which in empty seeded; do
     if [ $which = empty ]; then cd "$EMPTY"; else cd "$SEEDED"; fi

@@ -21,9 +21,9 @@ account, alice, alice_hash = db.execute(
 product = db.execute("SELECT id FROM products WHERE client_id = 'bench'").fetchone()[0]
 t0 = time.time()
 db.execute("""
-INSERT INTO license_users (id, customer_account_id, email, name, password_hash, email_verified, disabled, failed_logins, created_at)
+INSERT INTO license_users (id, customer_account_id, email, name, password_hash, email_verified, disabled, created_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
-SELECT lower(hex(randomblob(16))), ?, 'user' || i || '@example.com', 'User ' || i, ?, 1, 0, 0, ? FROM n""",
+SELECT lower(hex(randomblob(16))), ?, 'user' || i || '@example.com', 'User ' || i, ?, 1, 0, ? FROM n""",
            (account, alice_hash, now))
 db.execute("""
 INSERT INTO authorization_codes (id, code_hash, product_id, license_user_id, session_id, redirect_uri, scope, nonce,

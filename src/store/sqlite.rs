@@ -1,7 +1,7 @@
 //! SQLite through rusqlite, in the calling thread. A small pool of reader connections (WAL: readers never wait for the
 //! writer) and one writer connection behind an in-process write lock (`WriteLock`), taken asynchronously, so writers
-//! queue as tasks instead of blocking a worker thread in SQLite's busy handler. Another process (the CLI) writing at the same time
-//! is still handled by `busy_timeout`.
+//! queue as tasks instead of blocking a worker thread in SQLite's busy handler. Another process (the CLI) writing at
+//! the same time is still handled by `busy_timeout`.
 //!
 //! Why one writer connection: SQLite drops a connection's whole page cache when another connection has committed
 //! since its last transaction. With writes spread over the pool, every write found its B-tree pages evicted and read

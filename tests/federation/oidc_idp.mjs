@@ -110,7 +110,16 @@ if (process.env.IDP_JWKS) {
     fail(`cannot read IDP_JWKS: ${e.message}`);
   }
 } else {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // Generated as PEM and exported to JWK from a key object of its own. Exporting the generated KeyObject directly
+  // deadlocked about once in 100 starts on Node.js 20: ExportJWKRsaKey holds the key's mutex, an allocation inside
+  // it runs the GC, and the GC's weak callback destroys the finished KeyGenJob, whose destructor takes the same
+  // mutex (gdb: KeyGenJob::~KeyGenJob under ExportJWKRsaKey, main thread in futex_wait forever).
+  const { privateKey: pem } = crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const privateKey = crypto.createPrivateKey(pem);
   jwks = {
     keys: [{ ...privateKey.export({ format: 'jwk' }), kid: crypto.randomUUID(), alg: 'RS256', use: 'sig' }],
   };

@@ -9,14 +9,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::federation::redirect_to_idp;
-use super::login::{locked_message, realm_by_email, sign_in, start_session, SignIn};
+use super::login::{locked_message, realm_by_email, sign_in, SignIn};
 use super::web::{self as ui, client_ip, csrf, csrf_valid, error_page, page_with_csrf, unavailable, SESSION_COOKIE};
 use crate::audit::Actor;
 use crate::auth::password::{Realm, Surface};
 use crate::federation::ReturnTo;
 use crate::license::portal::{self, PortalError};
-use crate::model::{CustomerAccount, LicenseUser};
-use crate::oauth::session::{self, ActiveSession, Authentication};
+use crate::model::CustomerAccount;
+use crate::oauth::session::{self, ActiveSession};
 use crate::params::Params;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -45,25 +45,6 @@ pub fn see_other(to: &str) -> HttpResponse {
         .insert_header((header::LOCATION, to.to_string()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
-}
-
-/// Starts a fresh hosted session for the user (the old one, if any, ends) and redirects to `to`.
-pub async fn start_session_and_redirect(
-    state: &AppState,
-    req: &HttpRequest,
-    user: LicenseUser,
-    account: std::sync::Arc<CustomerAccount>,
-    to: &str,
-) -> HttpResponse {
-    // A trusted backend vouched for the user: keyway cannot say how they authenticated (no `amr`).
-    match start_session(state, req, user, account, Authentication::default(), state.now()).await {
-        Ok((_, c)) => {
-            let mut res = see_other(to);
-            let _ = res.add_cookie(&c);
-            res
-        }
-        Err(e) => unavailable(req, &e),
-    }
 }
 
 async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {

@@ -6,12 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account::start_session_and_redirect;
-use super::web::{client_ip, error_page, unavailable};
+use super::account::see_other;
+use super::web::{client_ip, cookie, error_page, unavailable, SESSION_COOKIE};
 use crate::encoding::component as encode;
-use crate::license::sso_url::{self, SsoUrlError, SsoUrlRequest};
 use crate::params::Params;
-use crate::sso::{self, Landing, Manager, MintRequest, SsoError, KIND_CODE, KIND_NONCE, ONE_TIME_TTL};
+use crate::sso::{self, Landing, Manager, MintRequest, RedeemContext, SsoError, KIND_CODE, KIND_NONCE, ONE_TIME_TTL};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -307,25 +306,21 @@ async fn get_sso(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     };
     let invalid = "This sign-in link is invalid, has expired or was already used.";
     let ip = client_ip(&req);
-    let (user, account, landing) = match sso::redeem(&state.store, kind, token, ip.as_deref(), state.now()).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return error_page(&req, StatusCode::BAD_REQUEST, invalid),
-        Err(SsoError::Store(e)) => return unavailable(&req, &e),
-        Err(_) => return error_page(&req, StatusCode::BAD_REQUEST, invalid),
+    let old = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let ctx = RedeemContext {
+        issuer: &state.config.issuer,
+        client_ip: ip.as_deref(),
+        replaces: old.as_deref(),
+        session_ttl: state.config.session_ttl,
     };
-    // Into the product's login flow (the session just made answers it at once), as its sso_url would start it.
-    let to = match landing.product {
-        None => "/account".to_string(),
-        Some(code) => {
-            let request = SsoUrlRequest { customer_account_code: &account.code, ..Default::default() };
-            match sso_url::for_product(&state.store, &state.config.issuer, &account.organization_id, &code, &request)
-                .await
-            {
-                Ok(url) => url,
-                Err(SsoUrlError::Store(e)) => return unavailable(&req, &e),
-                Err(_) => "/account".to_string(),
-            }
+    match sso::redeem(&state.store, kind, token, &ctx, state.now()).await {
+        Ok(Some(r)) => {
+            let mut res = see_other(&r.to);
+            let _ = res.add_cookie(&cookie(&state, SESSION_COOKIE, r.cookie, Some(state.config.session_ttl)));
+            res
         }
-    };
-    start_session_and_redirect(&state, &req, user, account, &to).await
+        Ok(None) => error_page(&req, StatusCode::BAD_REQUEST, invalid),
+        Err(SsoError::Store(e)) => unavailable(&req, &e),
+        Err(_) => error_page(&req, StatusCode::BAD_REQUEST, invalid),
+    }
 }

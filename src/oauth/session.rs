@@ -76,6 +76,21 @@ pub async fn create(
     ttl: i64,
     now: i64,
 ) -> Result<(String, ActiveSession), StoreError> {
+    let (cookie, record, session) = prepare(user, account, how, ttl, now);
+    let old = replaces.map(hash_token);
+    store.insert_session(&record, old.as_deref()).await?;
+    Ok((cookie, session))
+}
+
+/// A new session, not yet stored: the cookie value (random), the row to store (its hash) and the session itself.
+/// `create` stores it; a caller that must store it together with something else (an SSO link's claim) does so itself.
+pub fn prepare(
+    user: LicenseUser,
+    account: Arc<CustomerAccount>,
+    how: Authentication,
+    ttl: i64,
+    now: i64,
+) -> (String, SessionRecord, ActiveSession) {
     let cookie = random_token();
     let record = SessionRecord {
         id_hash: hash_token(&cookie),
@@ -88,9 +103,8 @@ pub async fn create(
         amr: how.amr_text(),
         idp: how.idp.clone(),
     };
-    let old = replaces.map(hash_token);
-    store.insert_session(&record, old.as_deref()).await?;
-    Ok((cookie, ActiveSession { sid: record.sid, auth_time: now, user, account, how }))
+    let session = ActiveSession { sid: record.sid.clone(), auth_time: now, user, account, how };
+    (cookie, record, session)
 }
 
 pub async fn end(store: &Store, cookie_value: &str) -> Result<(), StoreError> {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::audit::{self, Actor};
 use crate::crypto::secrets::{hash_token, random_token, secrets_equal, Secret};
+use crate::license::sso_url::{self, SsoUrlError, SsoUrlRequest};
 use crate::model::{CustomerAccount, LicenseUser};
+use crate::oauth::session::{self, ActiveSession, Authentication};
 use crate::store::audit::AuditEvent;
 use crate::store::one_time::NewOneTime;
 use crate::store::users::NewUser;
@@ -182,40 +184,94 @@ pub async fn mint_for_user(
     Ok(token)
 }
 
-/// Redeems a credential once: the user, their account and where to land. None when invalid, expired or used.
+/// What redeeming a credential gives the browser: a new hosted session (the cookie value to set) and where to go.
+pub struct Redeemed {
+    pub cookie: String,
+    pub session: ActiveSession,
+    pub to: String,
+}
+
+/// The request around a redemption: `replaces` is the browser's current session cookie (ended by the new session).
+pub struct RedeemContext<'a> {
+    pub issuer: &'a str,
+    pub client_ip: Option<&'a str>,
+    pub replaces: Option<&'a str>,
+    pub session_ttl: i64,
+}
+
+/// Redeems a credential once and starts the session it grants. The credential is looked at first (user, account,
+/// landing), then claimed together with the new session in one transaction, so nothing that fails on the way can
+/// burn the link without signing the user in. None when invalid, expired, used or its user may not sign in.
 pub async fn redeem(
     store: &Store,
     kind: &str,
     token: &str,
-    client_ip: Option<&str>,
+    ctx: &RedeemContext<'_>,
     now: i64,
-) -> Result<Option<(LicenseUser, Arc<CustomerAccount>, Landing)>, SsoError> {
+) -> Result<Option<Redeemed>, SsoError> {
     let action = format!("sso.{kind}.redeem");
-    let Some(rec) = store.claim_one_time(&hash_token(token), kind, now).await? else {
-        let who = Actor::anonymous();
-        audit::record(
-            store,
-            AuditEvent {
+    let refused = |outcome: &'static str| {
+        let action = action.clone();
+        async move {
+            let who = Actor::anonymous();
+            let event = AuditEvent {
                 actor: who.as_str(),
                 action: &action,
                 subject: "unknown",
-                client_ip,
-                outcome: "failure: invalid, expired or used",
-            },
-            now,
-        )
-        .await;
+                client_ip: ctx.client_ip,
+                outcome,
+            };
+            audit::record(store, event, now).await;
+        }
+    };
+    let token_hash = hash_token(token);
+    let Some(rec) = store.find_one_time(&token_hash, kind, now).await? else {
+        refused("failure: invalid, expired or used").await;
         return Ok(None);
     };
-    let Some(user) = store.find_user(&rec.license_user_id).await?.filter(|u| !u.disabled) else { return Ok(None) };
-    let Some(account) = store.find_customer_account(&user.customer_account_id).await? else { return Ok(None) };
-    let who = Actor::user(&user.id);
-    audit::record(
-        store,
-        AuditEvent { actor: who.as_str(), action: &action, subject: &user.id, client_ip, outcome: "success" },
-        now,
-    )
-    .await;
-    let landing = rec.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
-    Ok(Some((user, account, landing)))
+    let Some(user) = store.find_user(&rec.license_user_id).await?.filter(|u| !u.disabled) else {
+        refused("failure: user disabled or gone").await;
+        return Ok(None);
+    };
+    let Some(account) = store.find_customer_account(&user.customer_account_id).await? else {
+        refused("failure: user disabled or gone").await;
+        return Ok(None);
+    };
+    let landing: Landing = rec.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let to = landing_url(store, ctx.issuer, &account, &landing).await?;
+    let user_id = user.id.clone();
+    // A trusted backend vouched for the user: keyway cannot say how they authenticated (no `amr`).
+    let (cookie, record, session) = session::prepare(user, account, Authentication::default(), ctx.session_ttl, now);
+    let old = ctx.replaces.map(hash_token);
+    if !store.claim_one_time_into_session(&token_hash, kind, now, &record, old.as_deref()).await? {
+        refused("failure: invalid, expired or used").await; // another redemption won the race
+        return Ok(None);
+    }
+    let who = Actor::user(&user_id);
+    let event = AuditEvent {
+        actor: who.as_str(),
+        action: &action,
+        subject: &user_id,
+        client_ip: ctx.client_ip,
+        outcome: "success",
+    };
+    audit::record(store, event, now).await;
+    Ok(Some(Redeemed { cookie, session, to }))
+}
+
+/// Where a redeemed credential lands: the portal, or the product's login flow as its sso_url would start it (the new
+/// session answers it at once). A product that is gone or no longer allows it: the portal.
+async fn landing_url(
+    store: &Store,
+    issuer: &str,
+    account: &CustomerAccount,
+    landing: &Landing,
+) -> Result<String, StoreError> {
+    let Some(code) = landing.product.as_deref() else { return Ok("/account".to_string()) };
+    let request = SsoUrlRequest { customer_account_code: &account.code, ..Default::default() };
+    match sso_url::for_product(store, issuer, &account.organization_id, code, &request).await {
+        Ok(url) => Ok(url),
+        Err(SsoUrlError::Store(e)) => Err(e),
+        Err(_) => Ok("/account".to_string()),
+    }
 }

@@ -1,6 +1,7 @@
 //! One-time login credentials minted by trusted backends (SPEC §6): Tyk-style nonces, SendGrid-style 303 codes,
 //! minted SSO token ids. Stored hashed; claimed by one conditional UPDATE, so exactly one redemption wins.
 use super::db::{params, Row};
+use super::sessions::{start_session_in, SessionRecord};
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,5 +64,50 @@ impl Store {
                 record,
             )
             .await
+    }
+
+    /// The credential while it is unexpired and unused, without claiming it: what it grants is looked at first, and
+    /// claimed together with it (`claim_one_time_into_session`).
+    pub async fn find_one_time(
+        &self,
+        token_hash: &str,
+        kind: &str,
+        now: i64,
+    ) -> Result<Option<OneTimeRecord>, StoreError> {
+        self.db
+            .fetch_optional(
+                "SELECT token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at \
+                 FROM one_time_tokens WHERE token_hash = $1 AND kind = $2 AND consumed_at IS NULL AND expires_at > $3",
+                params![token_hash, kind, now],
+                record,
+            )
+            .await
+    }
+
+    /// Claims the credential and starts the session it grants (ending the browser's `replaces`) in one transaction:
+    /// both or neither, so a failure after the claim cannot burn the link. False when another redemption claimed
+    /// it first or it has expired meanwhile (nothing written).
+    pub async fn claim_one_time_into_session(
+        &self,
+        token_hash: &str,
+        kind: &str,
+        now: i64,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let claimed = tx
+            .execute(
+                "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS \
+                    NULL AND expires_at > $1",
+                params![now, token_hash, kind],
+            )
+            .await?;
+        if claimed != 1 {
+            return Ok(false); // rolled back when `tx` drops
+        }
+        start_session_in(&mut tx, session, replaces).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

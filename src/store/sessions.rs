@@ -1,5 +1,5 @@
 //! Hosted-UI sessions (SPEC §5). The cookie holds a random id; only its hash is kept.
-use super::db::{params, Row};
+use super::db::{params, Param, Row, Tx};
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,29 +31,40 @@ fn session(r: &dyn Row) -> Result<SessionRecord, StoreError> {
     })
 }
 
+const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, \
+                              expires_at, created_at, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+fn session_params(s: &SessionRecord) -> [Param<'_>; 9] {
+    [
+        Param::from(&s.id_hash),
+        Param::from(&s.sid),
+        Param::from(&s.license_user_id),
+        Param::from(&s.customer_account_id),
+        Param::from(s.auth_time),
+        Param::from(s.expires_at),
+        Param::from(s.created_at),
+        Param::from(&s.amr),
+        Param::from(&s.idp),
+    ]
+}
+
+/// Inside `tx`: ends the session `replaces` (if any) and starts `s`.
+pub(super) async fn start_session_in(tx: &mut Tx, s: &SessionRecord, replaces: Option<&str>) -> Result<(), StoreError> {
+    if let Some(old) = replaces {
+        tx.execute("DELETE FROM sessions WHERE id_hash = $1", params![old]).await?;
+    }
+    tx.execute(INSERT_SESSION, &session_params(s)).await.map(|_| ())
+}
+
 impl Store {
     /// Starts a session; when `replaces` names the browser's previous session, it ends in the same transaction
     /// (a fresh id after every sign-in: no fixation).
     pub async fn insert_session(&self, s: &SessionRecord, replaces: Option<&str>) -> Result<(), StoreError> {
-        let insert = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, \
-                      expires_at, created_at, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        let p = params![
-            &s.id_hash,
-            &s.sid,
-            &s.license_user_id,
-            &s.customer_account_id,
-            s.auth_time,
-            s.expires_at,
-            s.created_at,
-            &s.amr,
-            &s.idp
-        ];
         match replaces {
-            None => self.db.execute(insert, p).await.map(|_| ()),
-            Some(old) => {
+            None => self.db.execute(INSERT_SESSION, &session_params(s)).await.map(|_| ()),
+            Some(_) => {
                 let mut tx = self.db.begin().await?;
-                tx.execute("DELETE FROM sessions WHERE id_hash = $1", params![old]).await?;
-                tx.execute(insert, p).await?;
+                start_session_in(&mut tx, s, replaces).await?;
                 tx.commit().await
             }
         }

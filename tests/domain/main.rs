@@ -9,5 +9,6 @@ mod fixture;
 mod pkce;
 mod refresh;
 mod seats;
+mod sso_link;
 mod throttle;
 mod totp_sealing;

@@ -10,7 +10,7 @@ use crate::crypto::password::Passwords;
 use crate::crypto::secrets::{hash_token, random_token};
 use crate::model::LicenseUser;
 use crate::store::audit::AuditEvent;
-use crate::store::one_time::NewOneTime;
+use crate::store::one_time::{Claim, NewOneTime};
 use crate::store::{Store, StoreError};
 
 pub const RESET_KIND: &str = "password_reset";
@@ -178,10 +178,15 @@ pub async fn reset_password(
     }
     // Hash first: a link is consumed only when the password can be stored.
     let hash = passwords.hash(password).await.map_err(|e| ResetError::Hash(e.to_string()))?;
-    let claimed = store.claim_one_time(&hash_token(token), RESET_KIND, now).await?.ok_or(ResetError::InvalidLink)?;
-    let user = store.find_user(&claimed.license_user_id).await?.ok_or(ResetError::InvalidLink)?;
+    // Looked at first, claimed with the new password in one transaction: a failure on the way keeps the link.
+    let token_hash = hash_token(token);
+    let link = store.find_one_time(&token_hash, RESET_KIND, now).await?.ok_or(ResetError::InvalidLink)?;
+    let user = store.find_user(&link.license_user_id).await?.ok_or(ResetError::InvalidLink)?;
     let keys = throttle_keys(store, &user).await?;
-    store.set_password(&user.id, &hash, true, None, &keys).await?;
+    let claim = Claim { token_hash: &token_hash, kind: RESET_KIND, now };
+    if !store.set_password(&user.id, &hash, true, None, &keys, Some(&claim)).await? {
+        return Err(ResetError::InvalidLink);
+    }
     record(store, &user, "password_reset", client_ip, now).await;
     Ok(user)
 }
@@ -207,7 +212,7 @@ pub async fn change_password(
     check_new_password(password, confirm)?;
     let hash = passwords.hash(password).await.map_err(|e| ResetError::Hash(e.to_string()))?;
     let keys = throttle_keys(store, user).await?;
-    store.set_password(&user.id, &hash, false, Some(keep), &keys).await?;
+    store.set_password(&user.id, &hash, false, Some(keep), &keys, None).await?;
     record(store, user, "password_change", client_ip, now).await;
     Ok(())
 }
@@ -217,9 +222,12 @@ pub async fn verify_email(store: &Store, token: &str, now: i64) -> Result<Licens
     if token.is_empty() || token.len() > 128 {
         return Err(ResetError::InvalidLink);
     }
-    let claimed = store.claim_one_time(&hash_token(token), VERIFY_KIND, now).await?.ok_or(ResetError::InvalidLink)?;
-    let user = store.find_user(&claimed.license_user_id).await?.ok_or(ResetError::InvalidLink)?;
-    store.set_email_verified(&user.id).await?;
+    let token_hash = hash_token(token);
+    let link = store.find_one_time(&token_hash, VERIFY_KIND, now).await?.ok_or(ResetError::InvalidLink)?;
+    let user = store.find_user(&link.license_user_id).await?.ok_or(ResetError::InvalidLink)?;
+    if !store.verify_email_claiming(&user.id, &Claim { token_hash: &token_hash, kind: VERIFY_KIND, now }).await? {
+        return Err(ResetError::InvalidLink);
+    }
     record(store, &user, "email_verified", None, now).await;
     Ok(user)
 }

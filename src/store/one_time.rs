@@ -1,6 +1,6 @@
 //! One-time login credentials minted by trusted backends (SPEC §6): Tyk-style nonces, SendGrid-style 303 codes,
 //! minted SSO token ids. Stored hashed; claimed by one conditional UPDATE, so exactly one redemption wins.
-use super::db::{params, Row};
+use super::db::{params, Row, Tx};
 use super::sessions::{start_session_in, SessionRecord};
 use super::{Store, StoreError};
 
@@ -25,6 +25,25 @@ fn record(r: &dyn Row) -> Result<OneTimeRecord, StoreError> {
         consumed_at: r.opt_int(5)?,
         created_at: r.int(6)?,
     })
+}
+
+/// A one-time credential to claim inside another write's transaction (`claim_in`): both happen or neither.
+pub struct Claim<'a> {
+    pub token_hash: &'a str,
+    pub kind: &'a str,
+    pub now: i64,
+}
+
+/// Inside `tx`: claims the credential if it is unexpired and unused. False when it is not (nothing written).
+pub(super) async fn claim_in(tx: &mut Tx, c: &Claim<'_>) -> Result<bool, StoreError> {
+    let claimed = tx
+        .execute(
+            "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS NULL \
+                AND expires_at > $1",
+            params![c.now, c.token_hash, c.kind],
+        )
+        .await?;
+    Ok(claimed == 1)
 }
 
 pub struct NewOneTime<'a> {
@@ -96,14 +115,7 @@ impl Store {
         replaces: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
-        let claimed = tx
-            .execute(
-                "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS \
-                    NULL AND expires_at > $1",
-                params![now, token_hash, kind],
-            )
-            .await?;
-        if claimed != 1 {
+        if !claim_in(&mut tx, &Claim { token_hash, kind, now }).await? {
             return Ok(false); // rolled back when `tx` drops
         }
         start_session_in(&mut tx, session, replaces).await?;

@@ -1,7 +1,7 @@
 //! Account recovery (issue 17 item 2): reset and verification links are one-time tokens (stored hashed), a newer
 //! link supersedes the user's older ones, and a new password ends the user's sessions and clears the lockout.
 use super::db::params;
-use super::one_time::NewOneTime;
+use super::one_time::{claim_in, Claim, NewOneTime};
 use super::{Store, StoreError};
 
 impl Store {
@@ -49,8 +49,15 @@ impl Store {
         verified_by_mail: bool,
         keep: Option<&str>,
         throttle_keys: &[String],
-    ) -> Result<(), StoreError> {
+        claim: Option<&Claim<'_>>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
+        // The reset link that authorises it is claimed in the same transaction: a failure below keeps it usable.
+        if let Some(c) = claim {
+            if !claim_in(&mut tx, c).await? {
+                return Ok(false);
+            }
+        }
         let n = tx
             .execute(
                 "UPDATE license_users SET password_hash = $1, email_verified = (email_verified OR $2) WHERE id = $3",
@@ -70,14 +77,23 @@ impl Store {
         for k in throttle_keys {
             tx.execute("DELETE FROM login_throttles WHERE key = $1", params![k]).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
-    pub async fn set_email_verified(&self, user_id: &str) -> Result<(), StoreError> {
-        self.db
-            .execute("UPDATE license_users SET email_verified = true WHERE id = $1", params![user_id])
-            .await
-            .map(|_| ())
+    /// Marks the address verified, claiming the verification link in the same transaction. False when the link is
+    /// no longer unexpired and unused (nothing written).
+    pub async fn verify_email_claiming(&self, user_id: &str, claim: &Claim<'_>) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        if !claim_in(&mut tx, claim).await? {
+            return Ok(false);
+        }
+        let n = tx.execute("UPDATE license_users SET email_verified = true WHERE id = $1", params![user_id]).await?;
+        if n == 0 {
+            return Err(StoreError::NotFound("license user"));
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// How many hosted sessions the user has (tests and the portal's notice).

@@ -7,6 +7,7 @@ mod activation;
 mod code;
 mod fixture;
 mod pkce;
+mod recovery_links;
 mod refresh;
 mod seats;
 mod sso_link;

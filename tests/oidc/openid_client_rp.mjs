@@ -6,34 +6,10 @@
 // KW_USER_EMAIL, KW_USER_PASSWORD. Prints one JSON summary line; exits non-zero on any failure.
 import * as client from 'openid-client';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
+import { browse, env, hidden } from './rp_common.mjs';
+
 const issuer = env('KW_ISSUER');
 const redirectUri = env('KW_REDIRECT_URI');
-
-/** A browser: follows nothing, keeps cookies. */
-const jar = new Map();
-async function browse(url, init = {}) {
-  const headers = new Headers(init.headers || {});
-  if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  for (const c of res.headers.getSetCookie()) {
-    const [pair] = c.split(';');
-    const i = pair.indexOf('=');
-    jar.set(pair.slice(0, i), pair.slice(i + 1));
-  }
-  return res;
-}
-
-function hidden(html, name) {
-  const m = html.match(new RegExp(`name="${name}" value="([^"]*)"`));
-  if (!m) throw new Error(`no hidden ${name} in the page`);
-  const entities = { '&amp;': '&', '&quot;': '"', '&#x27;': "'", '&#39;': "'", '&lt;': '<', '&gt;': '>' };
-  return m[1].replace(/&(amp|quot|#x27|#39|lt|gt);/g, (e) => entities[e]);
-}
 
 /** One authorization request; signs in when the login form shows. */
 async function authorize(config, extra) {

@@ -6,34 +6,11 @@
 // time, kid and outcome, and the times the JWKS was fetched.
 import * as client from 'openid-client';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
+import { browse, env, hidden } from './rp_common.mjs';
+
 const issuer = env('KW_ISSUER');
 const redirectUri = env('KW_REDIRECT_URI');
 const jwksFetches = [];
-
-const jar = new Map();
-async function browse(url, init = {}) {
-  const headers = new Headers(init.headers || {});
-  if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  for (const c of res.headers.getSetCookie()) {
-    const [pair] = c.split(';');
-    const i = pair.indexOf('=');
-    jar.set(pair.slice(0, i), pair.slice(i + 1));
-  }
-  return res;
-}
-
-function hidden(html, name) {
-  const m = html.match(new RegExp(`name="${name}" value="([^"]*)"`));
-  if (!m) throw new Error(`no hidden ${name} in the page`);
-  const entities = { '&amp;': '&', '&quot;': '"', '&#x27;': "'", '&#39;': "'", '&lt;': '<', '&gt;': '>' };
-  return m[1].replace(/&(amp|quot|#x27|#39|lt|gt);/g, (e) => entities[e]);
-}
 
 async function login(config) {
   const codeVerifier = client.randomPKCECodeVerifier();

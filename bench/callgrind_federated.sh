@@ -50,27 +50,17 @@ callgrind_control -d "$KWPID" > /dev/null
 dump=$(ls -t "$WD"/cg.out.* | head -1)
 cp "$dump" "$OUT/callgrind-$DB-federated.out"
 callgrind_annotate --inclusive=yes --threshold=100 "$dump" > "$WD/incl.txt" 2>/dev/null
-python3 - "$WD/incl.txt" "$FLOWS" "$DB" <<'PY' | tee "$OUT/callgrind-$DB-federated.json"
-import json, re, sys
-path, n, db = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-total, parts = None, {"rsa_sign": 0, "upstream_verify_openidconnect": 0, "upstream_verify_ring": 0}
+python3 - "$HERE" "$WD/incl.txt" "$FLOWS" "$DB" <<'PY' | tee "$OUT/callgrind-$DB-federated.json"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from callgrind_parts import RSA_SIGN, parts
+path, n, db = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 # keyway's own signatures; the upstream id_token's RS256 check in openidconnect (RustCrypto rsa) or in keyway's
 # federation::rs256 (ring), inclusive.
-pats = {"rsa_sign": r"(keyway::crypto::keys::RsaKey::sign|ring::rsa::keypair::KeyPair::sign|\bEVP_DigestSign)\b",
-        "upstream_verify_openidconnect": r"openidconnect::core::crypto::verify_rsa_signature\b",
-        "upstream_verify_ring": r"keyway::federation::rs256::verify\b"}
-for line in open(path, errors="replace"):
-    m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:PROGRAM TOTALS|(\S.*))$", line)
-    if not m:
-        continue
-    ir = int(m.group(1).replace(",", ""))
-    if m.group(2) is None:
-        total = ir
-        continue
-    for k, p in pats.items():
-        if re.search(p, m.group(2)):
-            parts[k] = max(parts[k], ir)  # the outermost frame present (largest inclusive count)
+total, found = parts(path, {"rsa_sign": RSA_SIGN,
+                            "upstream_verify_openidconnect": r"openidconnect::core::crypto::verify_rsa_signature\b",
+                            "upstream_verify_ring": r"keyway::federation::rs256::verify\b"})
 print(json.dumps({"db": db, "scenario": "federated-flow", "operations": n, "instructions_per_op": round(total / n),
-                  **{k + "_per_op": round(v / n) for k, v in parts.items()},
-                  "non_rsa_sign_instructions_per_op": round((total - parts["rsa_sign"]) / n)}))
+                  **{k + "_per_op": round(v / n) for k, v in found.items()},
+                  "non_rsa_sign_instructions_per_op": round((total - found["rsa_sign"]) / n)}))
 PY

@@ -43,21 +43,13 @@ callgrind_control -d "$VGPID" > /dev/null
 dump=$(ls -t "$WD"/cg.out.* | head -1)
 cp "$dump" "$OUT/callgrind-$DB-$SCEN.out"
 callgrind_annotate --inclusive=yes "$dump" > "$WD/incl.txt" 2>/dev/null
-python3 - "$WD/incl.txt" "$FLOWS" "$DB" "$SCEN" <<'EOF' | tee "$OUT/callgrind-$DB-$SCEN.json"
-import json, re, sys
-path, n, db, scen = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-total, rsa = None, 0
-for line in open(path, errors="replace"):
-    m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:PROGRAM TOTALS|(\S.*))$", line)
-    if not m:
-        continue
-    ir = int(m.group(1).replace(",", ""))
-    if m.group(2) is None:
-        total = ir
-    # The RSA private-key operation, inclusive: everything a signature costs (the JWS signing input is hashed inside
-    # it too, a few µs). The outermost of the frames that exist in the binary counts (the largest inclusive figure).
-    elif re.search(r"(keyway::crypto::keys::RsaKey::sign|ring::rsa::keypair::KeyPair::sign|\bEVP_DigestSign)\b", m.group(2)):
-        rsa = max(rsa, ir)
+python3 - "$HERE" "$WD/incl.txt" "$FLOWS" "$DB" "$SCEN" <<'EOF' | tee "$OUT/callgrind-$DB-$SCEN.json"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from callgrind_parts import RSA_SIGN, parts
+path, n, db, scen = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+total, found = parts(path, {"rsa": RSA_SIGN})
+rsa = found["rsa"]
 print(json.dumps({"db": db, "scenario": scen, "operations": n, "instructions_per_op": round(total / n),
                   "rsa_instructions_per_op": round(rsa / n), "non_rsa_instructions_per_op": round((total - rsa) / n)}))
 EOF

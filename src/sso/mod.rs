@@ -10,7 +10,7 @@ use crate::license::sso_url::{self, SsoUrlError, SsoUrlRequest};
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::session::{self, ActiveSession, Authentication};
 use crate::store::audit::AuditEvent;
-use crate::store::one_time::NewOneTime;
+use crate::store::one_time::{Claim, NewOneTime};
 use crate::store::users::NewUser;
 use crate::store::{Store, StoreError};
 
@@ -243,7 +243,8 @@ pub async fn redeem(
     // A trusted backend vouched for the user: keyway cannot say how they authenticated (no `amr`).
     let (cookie, record, session) = session::prepare(user, account, Authentication::default(), ctx.session_ttl, now);
     let old = ctx.replaces.map(hash_token);
-    if !store.claim_one_time_into_session(&token_hash, kind, now, &record, old.as_deref()).await? {
+    let claim = Claim { token_hash: &token_hash, kind, now };
+    if !store.claim_one_time_into_session(&claim, &record, old.as_deref()).await? {
         refused("failure: invalid, expired or used").await; // another redemption won the race
         return Ok(None);
     }

@@ -27,6 +27,15 @@ fn record(r: &dyn Row) -> Result<OneTimeRecord, StoreError> {
     })
 }
 
+/// The single-use claim (`$1` now, `$2` token hash, `$3` kind): it matches only while the credential is unexpired
+/// and unused, so of concurrent claims exactly one updates the row.
+macro_rules! claim_sql {
+    () => {
+        "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS NULL \
+            AND expires_at > $1"
+    };
+}
+
 /// A one-time credential to claim inside another write's transaction (`claim_in`): both happen or neither.
 pub struct Claim<'a> {
     pub token_hash: &'a str,
@@ -36,13 +45,7 @@ pub struct Claim<'a> {
 
 /// Inside `tx`: claims the credential if it is unexpired and unused. False when it is not (nothing written).
 pub(super) async fn claim_in(tx: &mut Tx, c: &Claim<'_>) -> Result<bool, StoreError> {
-    let claimed = tx
-        .execute(
-            "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS NULL \
-                AND expires_at > $1",
-            params![c.now, c.token_hash, c.kind],
-        )
-        .await?;
+    let claimed = tx.execute(claim_sql!(), params![c.now, c.token_hash, c.kind]).await?;
     Ok(claimed == 1)
 }
 
@@ -76,9 +79,10 @@ impl Store {
     ) -> Result<Option<OneTimeRecord>, StoreError> {
         self.db
             .fetch_optional(
-                "UPDATE one_time_tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = $3 AND consumed_at IS \
-                    NULL AND expires_at > $1 \
-                 RETURNING token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at",
+                concat!(
+                    claim_sql!(),
+                    " RETURNING token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at"
+                ),
                 params![now, token_hash, kind],
                 record,
             )
@@ -108,14 +112,12 @@ impl Store {
     /// it first or it has expired meanwhile (nothing written).
     pub async fn claim_one_time_into_session(
         &self,
-        token_hash: &str,
-        kind: &str,
-        now: i64,
+        claim: &Claim<'_>,
         session: &SessionRecord,
         replaces: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
-        if !claim_in(&mut tx, &Claim { token_hash, kind, now }).await? {
+        if !claim_in(&mut tx, claim).await? {
             return Ok(false); // rolled back when `tx` drops
         }
         start_session_in(&mut tx, session, replaces).await?;

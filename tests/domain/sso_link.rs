@@ -6,6 +6,7 @@ use std::sync::Arc;
 use keyway::crypto::secrets::hash_token;
 use keyway::oauth::session::{self, Authentication};
 use keyway::sso::{self, Landing, RedeemContext, KIND_NONCE};
+use keyway::store::one_time::Claim;
 use keyway::store::StoreError;
 
 use crate::dual_store;
@@ -36,7 +37,9 @@ async fn a_failed_session_start_does_not_burn_the_link(f: Fixture) {
     let link = sso::mint_for_user(s, &f.user, KIND_NONCE, &Landing::default(), "test", f.now).await.unwrap();
     let (_, taken, _) = session::prepare(f.user.clone(), f.account.clone(), Authentication::default(), TTL, f.now);
     s.insert_session(&taken, None).await.unwrap();
-    let err = s.claim_one_time_into_session(&hash_token(&link), KIND_NONCE, f.now, &taken, None).await.unwrap_err();
+    let token_hash = hash_token(&link);
+    let claim = Claim { token_hash: &token_hash, kind: KIND_NONCE, now: f.now };
+    let err = s.claim_one_time_into_session(&claim, &taken, None).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(s.find_one_time(&hash_token(&link), KIND_NONCE, f.now).await.unwrap().is_some(), "the link survived");
     assert!(sso::redeem(s, KIND_NONCE, &link, &ctx(None), f.now).await.unwrap().is_some(), "and still works");

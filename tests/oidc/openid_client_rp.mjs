@@ -6,7 +6,7 @@
 // KW_USER_EMAIL, KW_USER_PASSWORD. Prints one JSON summary line; exits non-zero on any failure.
 import * as client from 'openid-client';
 
-import { browse, env, hidden } from './rp_common.mjs';
+import { browse, env, signIn } from './rp_common.mjs';
 
 const issuer = env('KW_ISSUER');
 const redirectUri = env('KW_REDIRECT_URI');
@@ -29,17 +29,7 @@ async function authorize(config, extra) {
   let res = await browse(url);
   const showedLogin = res.status === 200;
   if (showedLogin) {
-    const page = await res.text();
-    res = await browse(new URL('/login', issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        csrf_token: hidden(page, 'csrf_token'),
-        authz: hidden(page, 'authz'),
-        email: env('KW_USER_EMAIL'),
-        password: env('KW_USER_PASSWORD'),
-      }),
-    });
+    res = await signIn(issuer, await res.text());
   }
   if (res.status !== 303) throw new Error(`expected a redirect to the client, got ${res.status}`);
   const callback = new URL(res.headers.get('location'));

@@ -6,7 +6,7 @@
 // time, kid and outcome, and the times the JWKS was fetched.
 import * as client from 'openid-client';
 
-import { browse, env, hidden } from './rp_common.mjs';
+import { browse, env, signIn } from './rp_common.mjs';
 
 const issuer = env('KW_ISSUER');
 const redirectUri = env('KW_REDIRECT_URI');
@@ -27,17 +27,7 @@ async function login(config) {
   });
   let res = await browse(url);
   if (res.status === 200) {
-    const page = await res.text();
-    res = await browse(new URL('/login', issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        csrf_token: hidden(page, 'csrf_token'),
-        authz: hidden(page, 'authz'),
-        email: env('KW_USER_EMAIL'),
-        password: env('KW_USER_PASSWORD'),
-      }),
-    });
+    res = await signIn(issuer, await res.text());
   }
   if (res.status !== 303) throw new Error(`expected a redirect to the client, got ${res.status}`);
   const tokens = await client.authorizationCodeGrant(config, new URL(res.headers.get('location')), {

@@ -1,6 +1,6 @@
 // What keyway's openid-client relying-party scripts (openid_client_rp.mjs, rotation_rp.mjs) share: the environment,
-// a tiny browser made of fetch (follows no redirect, keeps cookies: one jar per process) and the hosted login form's
-// hidden inputs.
+// a tiny browser made of fetch (follows no redirect, keeps cookies: one jar per process), the hosted login form's
+// hidden inputs and its submission.
 
 /** The environment variable `name`; an error when it is not set. */
 export const env = (name) => {
@@ -29,4 +29,19 @@ export function hidden(html, name) {
   if (!m) throw new Error(`no hidden ${name} in the page`);
   const entities = { '&amp;': '&', '&quot;': '"', '&#x27;': "'", '&#39;': "'", '&lt;': '<', '&gt;': '>' };
   return m[1].replace(/&(amp|quot|#x27|#39|lt|gt);/g, (e) => entities[e]);
+}
+
+/** Submits keyway's hosted login form `page` (its CSRF token and pending request) with KW_USER_EMAIL and
+ * KW_USER_PASSWORD; the response, not followed. */
+export async function signIn(issuer, page) {
+  return browse(new URL('/login', issuer), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      csrf_token: hidden(page, 'csrf_token'),
+      authz: hidden(page, 'authz'),
+      email: env('KW_USER_EMAIL'),
+      password: env('KW_USER_PASSWORD'),
+    }),
+  });
 }

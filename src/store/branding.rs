@@ -1,4 +1,6 @@
 //! Vendor branding (issue 17 item 1): one row per organization default (`product_id = ''`) and per product.
+use std::sync::Arc;
+
 use super::db::{params, Row};
 use super::{Store, StoreError};
 
@@ -18,8 +20,12 @@ pub struct BrandingRecord {
     pub updated_at: i64,
 }
 
-const COLS: &str = "organization_id, product_id, display_name, logo_type, logo_hash, primary_color, \
-    on_primary_color, support_url, privacy_url, updated_at";
+macro_rules! cols {
+    () => {
+        "organization_id, product_id, display_name, logo_type, logo_hash, primary_color, on_primary_color, \
+         support_url, privacy_url, updated_at"
+    };
+}
 
 fn record(r: &dyn Row) -> Result<BrandingRecord, StoreError> {
     Ok(BrandingRecord {
@@ -77,21 +83,32 @@ impl Store {
             ],
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.invalidate_caches().await;
+        Ok(())
     }
 
+    /// Through the branding cache (`Store::branding`: a change through this process is seen at once, another's
+    /// within `cache::TTL`, as for products).
     pub async fn find_branding(
         &self,
         organization_id: &str,
         product_id: &str,
     ) -> Result<Option<BrandingRecord>, StoreError> {
-        self.db
+        let key = format!("{organization_id}\0{product_id}");
+        if let Some(cached) = self.branding.get(&key) {
+            return Ok(cached.as_deref().cloned());
+        }
+        let found = self
+            .db
             .fetch_optional(
-                &format!("SELECT {COLS} FROM branding WHERE organization_id = $1 AND product_id = $2"),
+                concat!("SELECT ", cols!(), " FROM branding WHERE organization_id = $1 AND product_id = $2"),
                 params![organization_id, product_id],
                 record,
             )
-            .await
+            .await?;
+        self.branding.put(&key, found.clone().map(Arc::new));
+        Ok(found)
     }
 
     /// Removes a branding row; false when there was none.
@@ -103,6 +120,7 @@ impl Store {
                 params![organization_id, product_id],
             )
             .await?;
+        self.invalidate_caches().await;
         Ok(n > 0)
     }
 

@@ -19,6 +19,7 @@ pub mod one_time;
 pub mod orgs;
 pub mod recovery;
 pub mod sessions;
+pub mod sign_in;
 pub(crate) mod sqlite;
 pub mod throttle;
 pub mod users;
@@ -75,6 +76,9 @@ pub struct Store {
     /// round trips). A revocation through this process clears it; another process's is seen within `cache::TTL`,
     /// as for a disabled product.
     pub(crate) api_keys: cache::TtlCache<Arc<ApiKey>>,
+    /// Branding rows by (organization, product), absent ones too (most products have none): read twice by every
+    /// hosted page. Keys come from products and organizations, and the map is bounded, so caching a miss is safe.
+    pub(crate) branding: cache::TtlCache<Option<Arc<branding::BrandingRecord>>>,
     /// The key-encryption key, once the key set is open: customers' IdP secrets are sealed with it.
     pub(crate) kek: Arc<std::sync::RwLock<Option<Arc<crate::crypto::kek::Kek>>>>,
 }
@@ -189,6 +193,7 @@ impl Store {
             clients: Default::default(),
             accounts: Default::default(),
             api_keys: Default::default(),
+            branding: Default::default(),
             kek: Default::default(),
         })
     }
@@ -257,6 +262,7 @@ impl Store {
         self.clients.clear();
         self.accounts.clear();
         self.api_keys.clear();
+        self.branding.clear();
     }
 }
 

@@ -12,6 +12,7 @@ use crate::crypto::password::Passwords;
 use crate::crypto::secrets::hex;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::store::audit::AuditEvent;
+use crate::store::sign_in::SignInRecord;
 use crate::store::throttle::{Limits, Reservation};
 use crate::store::{Store, StoreError};
 
@@ -69,12 +70,50 @@ pub struct Attempt<'a> {
 
 #[derive(Debug)]
 pub enum Outcome {
-    /// Signed in; `device` is the browser's token for this user (its old one, or a new one to set).
-    Success { user: LicenseUser, device: DeviceToken },
+    /// Signed in (boxed: the other outcomes are a few bytes).
+    Success(Box<Success>),
     /// Unknown e-mail, wrong password, or disabled user: one answer for all.
     Failed,
     /// Too many attempts: not checked. Shown alike for known and unknown e-mail addresses.
     Locked { until: i64 },
+}
+
+/// A verified password.
+#[derive(Debug)]
+pub struct Success {
+    pub user: LicenseUser,
+    /// The browser's token for this user (its old one, or a new one to set).
+    pub device: DeviceToken,
+    /// Still to be written by the caller ([`Store::record_sign_in`]), with the session the sign-in starts where there
+    /// is one.
+    pub owed: SignInOwed,
+}
+
+/// What a verified password owes the store, not yet written: its attempt count starts over and the sign-in is
+/// audited. Written by [`Store::record_sign_in`] together with what the sign-in starts (a session, a code), in one
+/// commit (issue 16), or alone where it starts nothing here (a second factor comes next; a License API activation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInOwed {
+    throttle_key: String,
+    actor: String,
+    subject: String,
+    client_ip: Option<String>,
+    outcome: String,
+}
+
+impl SignInOwed {
+    pub fn record(&self) -> SignInRecord<'_> {
+        SignInRecord {
+            throttle_key: &self.throttle_key,
+            event: AuditEvent {
+                actor: &self.actor,
+                action: "login",
+                subject: &self.subject,
+                client_ip: self.client_ip.as_deref(),
+                outcome: &self.outcome,
+            },
+        }
+    }
 }
 
 /// The longest e-mail address (RFC 5321 §4.5.3.1.3 path limit); longer input is never looked up.
@@ -157,7 +196,7 @@ async fn check_candidates(
     for user in users {
         let account_id = user.customer_account_id.clone();
         match check_one(check, &account_id, Some(user), a, now).await? {
-            Outcome::Success { user, device } => return Ok(Outcome::Success { user, device }),
+            success @ Outcome::Success(_) => return Ok(success),
             Outcome::Locked { until } => locked = Some(until),
             Outcome::Failed => {}
         }
@@ -191,18 +230,15 @@ async fn check_one(
     let verified = check.passwords.verify(a.password, stored).await;
     match user {
         Some(u) if verified && !u.disabled => {
-            // The count starts over and the event is written in one go (one commit, one round trip).
-            let outcome = event("success");
-            let e = AuditEvent {
-                actor: actor.as_str(),
-                action: "login",
-                subject: &subject,
-                client_ip: a.client_ip,
-                outcome: &outcome,
-            };
-            check.store.login_succeeded(&key, &e, now).await?;
             let device = device.cloned().unwrap_or_else(|| DeviceToken::issue(&u.id));
-            Ok(Outcome::Success { user: u, device })
+            let owed = SignInOwed {
+                throttle_key: key,
+                actor: actor.as_str().to_string(),
+                subject,
+                client_ip: a.client_ip.map(str::to_string),
+                outcome: event("success"),
+            };
+            Ok(Outcome::Success(Box::new(Success { user: u, device, owed })))
         }
         u => {
             let why = match &u {

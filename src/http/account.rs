@@ -239,7 +239,10 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
     }
     let realm = Realm::AccountCode { code: account_code, organization_id: org };
     match sign_in(state, req, realm, email, password, Surface::Portal, &ReturnTo::Portal, false, now).await {
-        Ok(SignIn::Done { cookies, .. }) => {
+        Ok(SignIn::Done { cookies, unsaved, .. }) => {
+            if let Err(e) = unsaved.save(&state.store, now).await {
+                return unavailable(req, &e);
+            }
             let mut res = see_other("/account");
             for c in cookies {
                 let _ = res.add_cookie(&c);

@@ -9,7 +9,7 @@ use super::web::{self as ui, csrf, error_page, html, page_with_csrf, render, una
 use crate::federation::ReturnTo;
 use crate::model::CustomerAccount;
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
-use crate::oauth::response::{self, AuthResponse};
+use crate::oauth::response::{self, AuthResponse, SignedIn};
 use crate::oauth::session::{self, ActiveSession};
 use crate::state::AppState;
 use crate::ui::{FormPostView, IdpButton, LoginView, FORM_POST_SCRIPT};
@@ -85,18 +85,37 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
 /// here, so the MFA gate is here too: a session without a second factor, for a request that asks for MFA
 /// (`acr_values`) or an account that requires it, steps up first (issue 17).
 pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession, now: i64) -> HttpResponse {
+    respond_signed_in(state, areq, s, None, now).await
+}
+
+/// [`respond`] for a session that `signed_in` has just started and not yet written: it is written with the response's
+/// code, in one commit (issue 16).
+pub async fn respond_signed_in(
+    state: &AppState,
+    areq: &AuthorizeRequest,
+    s: &ActiveSession,
+    signed_in: Option<&SignedIn<'_>>,
+    now: i64,
+) -> HttpResponse {
     match crate::auth::mfa::session_satisfies(&state.store, &s.account, &s.how.amr, areq.wants_mfa()).await {
         Ok(true) => {}
         Ok(false) => {
+            // The step-up continues from the session, which must exist by then.
+            if let Some(w) = signed_in {
+                if let Err(e) = w.write(&state.store, None, now).await {
+                    return redirect_unavailable(state, areq, &e);
+                }
+            }
             return match super::mfa::step_up(state, areq, s).await {
                 Ok(res) => res,
                 Err(e) => redirect_unavailable(state, areq, &e),
-            }
+            };
         }
         Err(e) => return redirect_unavailable(state, areq, &e),
     }
     let keys = state.keys();
-    match response::issue(&state.store, &state.signer(&keys), state.config.code_ttl, areq, s, now).await {
+    let signer = state.signer(&keys);
+    match response::issue(&state.store, &signer, state.config.code_ttl, areq, s, signed_in, now).await {
         Ok(resp) => deliver(&resp),
         Err(response::IssueError::Store(e)) => redirect_unavailable(state, areq, &e),
         Err(e) => {

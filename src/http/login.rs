@@ -1,5 +1,6 @@
 //! `POST /login`: the hosted login form (for a pending authorization request) and the portal sign-in, both through
 //! the one password check (`auth::password`).
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_web::cookie::Cookie;
@@ -7,19 +8,22 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::authorize::{authorize_error, login_page, redirect_unavailable, respond, LoginState};
+use super::authorize::{authorize_error, login_page, redirect_unavailable, respond_signed_in, LoginState};
 use super::federation::redirect_to_idp;
 use super::web::{
     self as ui, client_ip, cookie, csrf_valid, unavailable, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE,
 };
-use crate::auth::password::{self, Attempt, Outcome, Realm, Surface};
+use crate::auth::password::{self, Attempt, Outcome, Realm, SignInOwed, Surface};
 use crate::auth::{device, mfa};
+use crate::crypto::secrets::hash_token;
 use crate::federation::ReturnTo;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::oauth::authorize;
+use crate::oauth::response::SignedIn;
 use crate::oauth::session::{self, ActiveSession, Authentication};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::sessions::SessionRecord;
+use crate::store::{Store, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::post().to(post_login));
@@ -93,9 +97,15 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         }
     };
     match signed_in {
-        Ok(SignIn::Done { session, cookies }) => {
-            // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly.
-            let mut res = respond(&state, &areq, &session, now).await;
+        Ok(SignIn::Done { session, cookies, unsaved }) => {
+            // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly, the sign-in
+            // and its session written with the code.
+            let signed_in = unsaved.signed_in();
+            let mut res = respond_signed_in(&state, &areq, &session, Some(&signed_in), now).await;
+            if !unsaved.is_written() {
+                // Not signed in after all (the store failed): no cookie may name the session.
+                return res;
+            }
             if let Some(page) = super::recovery::seat_notice(&state, &req, &areq.client, &session.user, &res, now).await
             {
                 res = page;
@@ -143,10 +153,12 @@ pub async fn realm_by_email(
 
 /// The outcome of a password sign-in on a hosted page.
 pub enum SignIn {
-    /// A new session (the browser's old one ended) and the cookies to set: session and device token.
+    /// A new session and the cookies to set (session and device token); `unsaved` holds what is still to be written
+    /// (the sign-in's bookkeeping, the session, the end of the browser's old one), with the code where one is issued.
     Done {
         session: Box<ActiveSession>,
         cookies: Vec<Cookie<'static>>,
+        unsaved: Box<Unsaved>,
     },
     /// The password passed; the second factor comes next (no session yet): the redirect to `/login/mfa`.
     SecondFactor(HttpResponse),
@@ -176,8 +188,8 @@ pub async fn sign_in(
     let ip = client_ip(req);
     let attempt = Attempt { email, password, devices: &devices, surface, client_ip: ip.as_deref() };
     let outcome = password::authenticate(&state.password_check(), realm, &attempt, now).await?;
-    let (user, token) = match outcome {
-        Outcome::Success { user, device } => (user, device),
+    let (user, token, owed) = match outcome {
+        Outcome::Success(s) => (s.user, s.device, s.owed),
         Outcome::Failed => {
             crate::metrics::Metrics::inc(&state.metrics.logins_failed);
             return Ok(SignIn::Failed);
@@ -197,12 +209,49 @@ pub async fn sign_in(
         cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
     let first = mfa::FirstFactor::Password;
     if mfa::requirement(&state.store, &user, &account, first, wants_mfa).await? != mfa::Requirement::None {
+        state.store.record_sign_in(&owed.record(), None, now).await?;
         let how = Authentication::password();
         let res = super::mfa::begin(state, &user, &account, &how, next, vec![device_cookie]).await?;
         return Ok(SignIn::SecondFactor(res));
     }
-    let (session, session_cookie) = start_session(state, req, user, account, Authentication::password(), now).await?;
-    Ok(SignIn::Done { session: Box::new(session), cookies: vec![session_cookie, device_cookie] })
+    let (value, record, session) =
+        session::prepare(user, account, Authentication::password(), state.config.session_ttl, now);
+    let replaces = req.cookie(SESSION_COOKIE).map(|c| hash_token(c.value()));
+    let session_cookie = cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl));
+    Ok(SignIn::Done {
+        session: Box::new(session),
+        cookies: vec![session_cookie, device_cookie],
+        unsaved: Box::new(Unsaved { owed, session: record, replaces, written: AtomicBool::new(false) }),
+    })
+}
+
+/// A password sign-in's writes, not yet made: see [`SignIn::Done`].
+pub struct Unsaved {
+    owed: SignInOwed,
+    session: SessionRecord,
+    replaces: Option<String>,
+    written: AtomicBool,
+}
+
+impl Unsaved {
+    pub fn signed_in(&self) -> SignedIn<'_> {
+        SignedIn {
+            record: self.owed.record(),
+            session: &self.session,
+            replaces: self.replaces.as_deref(),
+            written: &self.written,
+        }
+    }
+
+    /// Whether the writes have committed.
+    pub fn is_written(&self) -> bool {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Writes them, with no code (the portal's sign-in).
+    pub async fn save(&self, store: &Store, now: i64) -> Result<(), StoreError> {
+        self.signed_in().write(store, None, now).await
+    }
 }
 
 /// A fresh session for a user who has just authenticated (by password, SSO link or federation): the browser's old

@@ -291,11 +291,13 @@ async fn password_user(
     let attempt =
         Attempt { email: username, password: password.expose(), devices: &[], surface: Surface::LicenseApi, client_ip };
     match password::authenticate(&deps.passwords, Realm::Organization(&caller.organization_id), &attempt, now).await? {
-        Outcome::Success { user, .. } => {
+        Outcome::Success(signed_in) => {
+            let store = deps.passwords.store;
+            store.record_sign_in(&signed_in.owed.record(), None, now).await?;
+            let user = signed_in.user;
             // A password is one factor: a user who has a second one, or whose account requires MFA, activates
             // through SSO (code or id_token), where the hosted pages ask for it (issue 17). Same answer as a wrong
             // password: the License API contract has no code for "use SSO".
-            let store = deps.passwords.store;
             let account = store.find_customer_account(&user.customer_account_id).await?;
             let first = crate::auth::mfa::FirstFactor::Password;
             match account {

@@ -1,5 +1,5 @@
 //! Authorization codes, refresh tokens and revocation state (RFC 6749 §4.1.2, §10.4, §10.5; RFC 7009).
-use super::db::{params, Engine, Offset, Row, Tx};
+use super::db::{params, Engine, Offset, Param, Row, Tx};
 use super::users::{user, user_cols};
 use super::{Store, StoreError};
 use crate::model::LicenseUser;
@@ -40,6 +40,7 @@ macro_rules! code_cols {
          c.code_challenge, c.auth_time, c.expires_at, c.consumed_at, c.revoked_at, c.created_at, c.amr, c.idp"
     };
 }
+pub(crate) use code_cols;
 const CODE_COLUMNS: usize = 16;
 
 fn code(r: &dyn Row) -> Result<CodeRecord, StoreError> {
@@ -159,36 +160,37 @@ const CLAIM_CONDITIONS: &str = "code_hash = $2 AND product_id = $3 AND consumed_
      AND (redirect_uri IS NULL OR redirect_uri = $4 OR $5) AND ((code_challenge IS NULL AND $6 IS NULL) OR \
          code_challenge = $6)";
 
+pub(super) const INSERT_CODE: &str = concat!(
+    "INSERT INTO authorization_codes (",
+    code_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+
+/// The parameters of [`INSERT_CODE`], in column order.
+pub(super) fn code_params(c: &CodeRecord) -> [Param<'_>; 16] {
+    [
+        Param::from(&c.id),
+        Param::from(&c.code_hash),
+        Param::from(&c.product_id),
+        Param::from(&c.license_user_id),
+        Param::from(&c.session_id),
+        Param::from(&c.redirect_uri),
+        Param::from(&c.scope),
+        Param::from(&c.nonce),
+        Param::from(&c.code_challenge),
+        Param::from(c.auth_time),
+        Param::from(c.expires_at),
+        Param::from(c.consumed_at),
+        Param::from(c.revoked_at),
+        Param::from(c.created_at),
+        Param::from(&c.amr),
+        Param::from(&c.idp),
+    ]
+}
+
 impl Store {
     pub async fn insert_code(&self, c: &CodeRecord) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                concat!(
-                    "INSERT INTO authorization_codes (",
-                    code_cols!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                ),
-                params![
-                    &c.id,
-                    &c.code_hash,
-                    &c.product_id,
-                    &c.license_user_id,
-                    &c.session_id,
-                    &c.redirect_uri,
-                    &c.scope,
-                    &c.nonce,
-                    &c.code_challenge,
-                    c.auth_time,
-                    c.expires_at,
-                    c.consumed_at,
-                    c.revoked_at,
-                    c.created_at,
-                    &c.amr,
-                    &c.idp
-                ],
-            )
-            .await
-            .map(|_| ())
+        self.db.execute(INSERT_CODE, &code_params(c)).await.map(|_| ())
     }
 
     pub async fn find_code(&self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {

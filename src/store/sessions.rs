@@ -31,10 +31,17 @@ fn session(r: &dyn Row) -> Result<SessionRecord, StoreError> {
     })
 }
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, sid, license_user_id, customer_account_id, auth_time, \
-                              expires_at, created_at, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+macro_rules! session_cols {
+    () => {
+        "id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at, amr, idp"
+    };
+}
+pub(crate) use session_cols;
 
-fn session_params(s: &SessionRecord) -> [Param<'_>; 9] {
+const INSERT_SESSION: &str =
+    concat!("INSERT INTO sessions (", session_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+
+pub(super) fn session_params(s: &SessionRecord) -> [Param<'_>; 9] {
     [
         Param::from(&s.id_hash),
         Param::from(&s.sid),
@@ -73,9 +80,7 @@ impl Store {
     pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
         self.db
             .fetch_optional(
-                "SELECT id_hash, sid, license_user_id, customer_account_id, auth_time, expires_at, created_at, amr, \
-                    idp \
-                 FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+                concat!("SELECT ", session_cols!(), " FROM sessions WHERE id_hash = $1 AND expires_at > $2"),
                 params![id_hash, now],
                 session,
             )

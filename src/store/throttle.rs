@@ -4,8 +4,7 @@
 //!
 //! An attempt is *reserved* before the password is checked, by one atomic upsert: under any concurrency at most
 //! `threshold` attempts per window are ever checked, and the one over the limit locks the key.
-use super::audit::{self, AuditEvent};
-use super::db::{params, Engine};
+use super::db::params;
 use super::{Store, StoreError};
 
 /// The limits of one throttle scope.
@@ -18,6 +17,15 @@ pub struct Limits {
     /// How long a lock lasts, seconds.
     pub lock_seconds: i64,
 }
+
+/// Clears `$1`'s count after a success, unless concurrent attempts have locked the key since this one was reserved:
+/// lifting their lock would let the rest of their burst be checked (issue 13 item 3). `$2` is now.
+macro_rules! clear {
+    () => {
+        "DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR locked_until <= $2)"
+    };
+}
+pub(crate) use clear;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
@@ -77,42 +85,10 @@ impl Store {
         Ok(self.lock_login_key(key, limits, now).await?.1)
     }
 
-    /// The reserved attempt succeeded: the count starts over, unless concurrent attempts have locked the key since
-    /// this one was reserved. Lifting their lock would let the rest of their burst be checked (issue 13 item 3).
+    /// The reserved attempt succeeded (a second factor; a password sign-in's is written with its session by
+    /// [`Store::record_sign_in`]): the count starts over (see [`clear`]).
     pub async fn login_attempt_succeeded(&self, key: &str, now: i64) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR locked_until <= $2)",
-                params![key, now],
-            )
-            .await
-            .map(|_| ())
-    }
-
-    /// [`Self::login_attempt_succeeded`] and the audit event of the sign-in as one write: one statement on
-    /// PostgreSQL (one round trip), one transaction on SQLite (one commit instead of two).
-    pub async fn login_succeeded(&self, key: &str, event: &AuditEvent<'_>, now: i64) -> Result<(), StoreError> {
-        const CLEAR: &str =
-            "DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR locked_until <= $2)";
-        match self.db.engine() {
-            Engine::Postgres => self
-                .db
-                .execute(
-                    "WITH cleared AS (DELETE FROM login_throttles WHERE key = $1 AND (locked_until IS NULL OR \
-                        locked_until <= $2)) \
-                     INSERT INTO audit_events (at, actor, action, subject, client_ip, outcome) \
-                     VALUES ($2, $3, $4, $5, $6, $7)",
-                    params![key, now, event.actor, event.action, event.subject, event.client_ip, event.outcome],
-                )
-                .await
-                .map(|_| ()),
-            Engine::Sqlite => {
-                let mut tx = self.db.begin().await?;
-                tx.execute(CLEAR, params![key, now]).await?;
-                audit::insert_in(&mut tx, event, now).await?;
-                tx.commit().await
-            }
-        }
+        self.db.execute(clear!(), params![key, now]).await.map(|_| ())
     }
 
     /// Forgets the counters and locks of these keys (a password reset, an operator's unlock).

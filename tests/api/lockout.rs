@@ -346,7 +346,55 @@ async fn item9_email_variants_count_toward_one_lock(app: TestApp) {
     assert_eq!(seats(&app).await, 0);
 }
 
+/// A correct password starts the count over and is audited, on the hosted login and the License API alike (issue
+/// 16 writes the hosted sign-in's bookkeeping with its session and code in one commit): four wrong passwords, the
+/// right one, four wrong again are all checked, none locked; the hosted sign-in's code redeems and its session
+/// stands (the next authorization request is answered without the login page).
+async fn a_success_starts_the_count_over_on_every_surface(app: TestApp) {
+    let browser = app.new_browser();
+    let email = app.demo.user_email.clone();
+    for round in 0..2 {
+        for _ in 0..4 {
+            assert_eq!(sign_in(&app, &browser, &email, "wrong password").await, Signed::Failed, "round {round}");
+        }
+        let page = login_page(&app, &browser).await;
+        let res = post_login(&app, &browser, &page, &email, &app.demo.user_password).await;
+        assert_eq!(res.status(), 303, "round {round}: signed in");
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        let code = crate::helpers::query_param(&location, "code").expect("a code");
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:8765/callback"),
+            ("code_verifier", crate::helpers::VERIFIER),
+        ];
+        assert_eq!(app.token(&form).await.status(), 200, "round {round}: the code was stored with the session");
+    }
+    let again = app.authorize_url(&format!(
+        "response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256"
+    ));
+    let res = browser.get(again).send().await.unwrap();
+    assert_eq!(res.status(), 303, "the session was stored: no login page");
+
+    for round in 0..2 {
+        for _ in 0..4 {
+            let res = app.activate(password_activation(&email, "wrong password", "hw-1")).await;
+            assert_license_error(&app, res, 400, "invalid_credentials").await;
+        }
+        let res = app.activate(password_activation(&email, &app.demo.user_password, "hw-1")).await;
+        assert_eq!(res.status(), 200, "round {round}: activated");
+    }
+    let events = app.state.store.audit_events(Some("login")).await.unwrap();
+    let successes = |surface: &str| {
+        events.iter().filter(|e| e.outcome == format!("success via {surface}") && e.actor.contains(&e.subject)).count()
+    };
+    assert_eq!(successes("hosted_login"), 2);
+    assert_eq!(successes("license_api"), 2);
+    assert!(app.state.store.audit_events(Some("login.lockout")).await.unwrap().is_empty(), "never locked");
+}
+
 dual!(
+    a_success_starts_the_count_over_on_every_surface,
     item1_license_api_password_guessing_is_locked_out,
     item1_hosted_login_lock_holds_on_the_license_api,
     item2_unknown_email_costs_one_verification_like_a_wrong_password,

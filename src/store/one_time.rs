@@ -15,6 +15,13 @@ pub struct OneTimeRecord {
     pub created_at: i64,
 }
 
+/// The columns of a record, in the order [`record`] reads them.
+macro_rules! cols {
+    () => {
+        "token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at"
+    };
+}
+
 fn record(r: &dyn Row) -> Result<OneTimeRecord, StoreError> {
     Ok(OneTimeRecord {
         token_hash: r.text(0)?,
@@ -61,9 +68,7 @@ impl Store {
     pub async fn insert_one_time(&self, t: &NewOneTime<'_>, now: i64) -> Result<(), StoreError> {
         self.db
             .execute(
-                "INSERT INTO one_time_tokens (token_hash, kind, license_user_id, payload, expires_at, consumed_at, \
-                    created_at) \
-                 VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+                concat!("INSERT INTO one_time_tokens (", cols!(), ") VALUES ($1, $2, $3, $4, $5, NULL, $6)"),
                 params![t.token_hash, t.kind, t.user_id, t.payload, t.expires_at, now],
             )
             .await
@@ -78,14 +83,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<OneTimeRecord>, StoreError> {
         self.db
-            .fetch_optional(
-                concat!(
-                    claim_sql!(),
-                    " RETURNING token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at"
-                ),
-                params![now, token_hash, kind],
-                record,
-            )
+            .fetch_optional(concat!(claim_sql!(), " RETURNING ", cols!()), params![now, token_hash, kind], record)
             .await
     }
 
@@ -99,8 +97,12 @@ impl Store {
     ) -> Result<Option<OneTimeRecord>, StoreError> {
         self.db
             .fetch_optional(
-                "SELECT token_hash, kind, license_user_id, payload, expires_at, consumed_at, created_at \
-                 FROM one_time_tokens WHERE token_hash = $1 AND kind = $2 AND consumed_at IS NULL AND expires_at > $3",
+                concat!(
+                    "SELECT ",
+                    cols!(),
+                    " FROM one_time_tokens WHERE token_hash = $1 AND kind = $2 AND consumed_at IS NULL AND \
+                     expires_at > $3"
+                ),
                 params![token_hash, kind, now],
                 record,
             )

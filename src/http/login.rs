@@ -214,10 +214,8 @@ pub async fn sign_in(
         let res = super::mfa::begin(state, &user, &account, &how, next, vec![device_cookie]).await?;
         return Ok(SignIn::SecondFactor(res));
     }
-    let (value, record, session) =
-        session::prepare(user, account, Authentication::password(), state.config.session_ttl, now);
-    let replaces = req.cookie(SESSION_COOKIE).map(|c| hash_token(c.value()));
-    let session_cookie = cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl));
+    let Fresh { session, record, replaces, cookie: session_cookie } =
+        fresh_session(state, req, user, account, Authentication::password(), now);
     Ok(SignIn::Done {
         session: Box::new(session),
         cookies: vec![session_cookie, device_cookie],
@@ -264,10 +262,31 @@ pub async fn start_session(
     how: Authentication,
     now: i64,
 ) -> Result<(ActiveSession, Cookie<'static>), StoreError> {
-    let old = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-    let (value, session) =
-        session::create(&state.store, user, account, how, old.as_deref(), state.config.session_ttl, now).await?;
-    Ok((session, cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl))))
+    let fresh = fresh_session(state, req, user, account, how, now);
+    state.store.insert_session(&fresh.record, fresh.replaces.as_deref()).await?;
+    Ok((fresh.session, fresh.cookie))
+}
+
+/// A new session, not yet stored: the session, its row, the hash of the browser's previous session (which ends when
+/// the row is written) and the cookie to set once it is.
+struct Fresh {
+    session: ActiveSession,
+    record: SessionRecord,
+    replaces: Option<String>,
+    cookie: Cookie<'static>,
+}
+
+fn fresh_session(
+    state: &AppState,
+    req: &HttpRequest,
+    user: LicenseUser,
+    account: Arc<CustomerAccount>,
+    how: Authentication,
+    now: i64,
+) -> Fresh {
+    let (value, record, session) = session::prepare(user, account, how, state.config.session_ttl, now);
+    let replaces = req.cookie(SESSION_COOKIE).map(|c| hash_token(c.value()));
+    Fresh { session, record, replaces, cookie: cookie(state, SESSION_COOKIE, value, Some(state.config.session_ttl)) }
 }
 
 /// "Too many failed attempts, try again in N minutes" (at least one).

@@ -64,26 +64,8 @@ pub async fn load(store: &Store, cookie_value: &str, now: i64) -> Result<Option<
     Ok(Some(ActiveSession { sid: s.sid, auth_time: s.auth_time, user, account, how }))
 }
 
-/// A new session for a user who has just authenticated; `replaces` is the browser's previous session cookie, which
-/// ends in the same transaction. Returns the new cookie value (shown to the browser only) and the session.
-#[allow(clippy::too_many_arguments)]
-pub async fn create(
-    store: &Store,
-    user: LicenseUser,
-    account: Arc<CustomerAccount>,
-    how: Authentication,
-    replaces: Option<&str>,
-    ttl: i64,
-    now: i64,
-) -> Result<(String, ActiveSession), StoreError> {
-    let (cookie, record, session) = prepare(user, account, how, ttl, now);
-    let old = replaces.map(hash_token);
-    store.insert_session(&record, old.as_deref()).await?;
-    Ok((cookie, session))
-}
-
 /// A new session, not yet stored: the cookie value (random), the row to store (its hash) and the session itself.
-/// `create` stores it; a caller that must store it together with something else (an SSO link's claim) does so itself.
+/// The caller stores it, alone or together with what it must commit with (a sign-in's record, an SSO link's claim).
 pub fn prepare(
     user: LicenseUser,
     account: Arc<CustomerAccount>,

@@ -169,15 +169,7 @@ fn spawn_background(state: web::Data<AppState>) {
         }
     });
     let s = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            tick.tick().await;
-            if let Err(e) = s.store.checkpoint().await {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-            }
-        }
-    });
+    tokio::spawn(async move { s.store.run_checkpoints().await });
     tokio::spawn(async move {
         // Not at start-up: replicas starting together (or a restart under load) should not all sweep at once.
         let period = Duration::from_secs(300);

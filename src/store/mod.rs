@@ -223,16 +223,11 @@ impl Store {
         self.db.counters.snapshot()
     }
 
-    /// Background maintenance for SQLite: copy the WAL into the database file, off the request path.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        match &self.db.pool {
-            Pool::Sqlite(pool) => {
-                let pool = pool.clone();
-                tokio::task::spawn_blocking(move || pool.checkpoint())
-                    .await
-                    .map_err(|e| StoreError::Db(e.to_string()))?
-            }
-            Pool::Postgres(_) => Ok(()),
+    /// Background maintenance for SQLite: WAL checkpoints off the request path (`sqlite::Pool::run_checkpoints`);
+    /// runs until the runtime stops. Nothing to do on PostgreSQL.
+    pub async fn run_checkpoints(&self) {
+        if let Pool::Sqlite(pool) = &self.db.pool {
+            pool.clone().run_checkpoints().await;
         }
     }
 

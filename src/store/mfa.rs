@@ -363,31 +363,40 @@ impl Store {
 
     // --- policy -------------------------------------------------------------------------------------------
 
+    /// Through the policy cache (`Store::mfa_policies`): a change through this process is seen at once, another
+    /// replica's through the cache NOTIFY, another process's within `cache::TTL`, as for the account itself.
     pub async fn mfa_policy(&self, account_id: &str) -> Result<MfaPolicy, StoreError> {
-        self.db
+        if let Some(p) = self.mfa_policies.get(account_id) {
+            return Ok(p);
+        }
+        let p = self
+            .db
             .fetch_optional(
                 "SELECT required, after_idp FROM mfa_policies WHERE customer_account_id = $1",
                 params![account_id],
                 |r| Ok(MfaPolicy { required: r.flag(0)?, after_idp: r.flag(1)? }),
             )
-            .await
-            .map(Option::unwrap_or_default)
+            .await?
+            .unwrap_or_default();
+        self.mfa_policies.put(account_id, p);
+        Ok(p)
     }
 
-    /// The account's policy and the user's factors (confirmed TOTP, number of passkeys) in one statement: the
-    /// check after every password sign-in.
+    /// The account's policy and the user's factors (confirmed TOTP, number of passkeys): the check after every
+    /// password sign-in. The policy comes from the cache; the factors in one statement.
     pub async fn mfa_state(&self, account_id: &str, user_id: &str) -> Result<(MfaPolicy, bool, i64), StoreError> {
-        self.db
+        let policy = self.mfa_policy(account_id).await?;
+        let (totp, passkeys) = self
+            .db
             .fetch_optional(
-                "SELECT COALESCE((SELECT required FROM mfa_policies WHERE customer_account_id = $1), FALSE), \
-                    COALESCE((SELECT after_idp FROM mfa_policies WHERE customer_account_id = $1), FALSE), \
-                    EXISTS (SELECT 1 FROM mfa_totp WHERE license_user_id = $2 AND confirmed = TRUE), \
-                    (SELECT COUNT(*) FROM mfa_passkeys WHERE license_user_id = $2)",
-                params![account_id, user_id],
-                |r| Ok((MfaPolicy { required: r.flag(0)?, after_idp: r.flag(1)? }, r.flag(2)?, r.int(3)?)),
+                "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE license_user_id = $1 AND confirmed = TRUE), \
+                    (SELECT COUNT(*) FROM mfa_passkeys WHERE license_user_id = $1)",
+                params![user_id],
+                |r| Ok((r.flag(0)?, r.int(1)?)),
             )
-            .await
-            .map(|o| o.unwrap_or_default())
+            .await?
+            .unwrap_or_default();
+        Ok((policy, totp, passkeys))
     }
 
     pub async fn set_mfa_policy(&self, account_id: &str, p: MfaPolicy, now: i64) -> Result<(), StoreError> {
@@ -398,8 +407,9 @@ impl Store {
                  after_idp = $3, updated_at = $4",
                 params![account_id, p.required, p.after_idp, now],
             )
-            .await
-            .map(|_| ())
+            .await?;
+        self.invalidate_caches().await;
+        Ok(())
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Store {
     /// Branding rows by (organization, product), absent ones too (most products have none): read twice by every
     /// hosted page. Keys come from products and organizations, and the map is bounded, so caching a miss is safe.
     pub(crate) branding: cache::TtlCache<Option<Arc<branding::BrandingRecord>>>,
+    /// Customer accounts' MFA policies by account id, absent ones too (the default): read by every password sign-in
+    /// and every authorization answered from a session. Keys are accounts' ids; the map is bounded.
+    pub(crate) mfa_policies: cache::TtlCache<mfa::MfaPolicy>,
     /// The key-encryption key, once the key set is open: customers' IdP secrets are sealed with it.
     pub(crate) kek: Arc<std::sync::RwLock<Option<Arc<crate::crypto::kek::Kek>>>>,
 }
@@ -194,6 +197,7 @@ impl Store {
             accounts: Default::default(),
             api_keys: Default::default(),
             branding: Default::default(),
+            mfa_policies: Default::default(),
             kek: Default::default(),
         })
     }
@@ -258,6 +262,7 @@ impl Store {
         self.accounts.clear();
         self.api_keys.clear();
         self.branding.clear();
+        self.mfa_policies.clear();
     }
 }
 

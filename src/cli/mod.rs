@@ -277,9 +277,15 @@ pub fn log_error_json(e: &CliError) {
 }
 
 fn init_tracing(config: &Config) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KEYWAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: in a file or a log collector the escape codes are noise (and
+    // formatting them is a measurable part of each request's access-log line, issue 16).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 

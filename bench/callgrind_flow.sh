@@ -23,7 +23,7 @@ source "$HERE/common.sh"
 WD=/tmp/kwb-cg-$DB
 rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
 
-export KEYWAY_BIND=127.0.0.1:8081 KEYWAY_ISSUER=http://127.0.0.1:8081 RUST_LOG=${RUST_LOG:-warn}
+export KEYWAY_BIND=127.0.0.1:8081 KEYWAY_ISSUER=http://127.0.0.1:8081
 export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1
 kw_use_db "$DB"
 kw_seed --license

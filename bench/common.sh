@@ -8,6 +8,10 @@
 export KEYWAY_LOCKOUT_THRESHOLD=${KEYWAY_LOCKOUT_THRESHOLD:-1000000}
 export KEYWAY_LOCKOUT_DEVICE_THRESHOLD=${KEYWAY_LOCKOUT_DEVICE_THRESHOLD:-1000000}
 
+# keyway logs as deployed: KEYWAY_LOG unset is `info`, one access-log line per request (session 7 found that the
+# scripts' former RUST_LOG=warn was never read: every figure in docs/PERFORMANCE.md includes that line). The peer
+# writes none; `KEYWAY_LOG=warn` in the environment measures keyway without it.
+
 # keyway-bench's login arguments for that data (run from the working directory that holds demo.json).
 KW_LOGIN=(--creds demo.json --client-id bench --client-secret bench-secret-0123456 --redirect-uri http://127.0.0.1:9/cb
           --username alice@example.com --password alice-password --account demo-customer)

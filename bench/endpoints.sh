@@ -19,7 +19,7 @@ source "$(cd "$(dirname "$0")" && pwd)/common.sh"
 WD=/tmp/kwb-ep-$TAG
 rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
 
-export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 RUST_LOG=${RUST_LOG:-warn}
+export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080
 export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1
 kw_use_db "$DB"
 kw_seed --license

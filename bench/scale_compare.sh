@@ -5,7 +5,7 @@
 set -euo pipefail
 EMPTY=$1; SEEDED=$2; ROUNDS=${3:-2}; OUT=${4:-/tmp/kwb-results}
 KW=${KW:-/tmp/kwbench-target/release/keyway}; KWB=${KWB:-/tmp/kwbench-target/release/keyway-bench}
-export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1 RUST_LOG=warn
+export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 source "$(cd "$(dirname "$0")" && pwd)/common.sh"   # rate limits off, lockout raised, KW_LOGIN
 L=("${KW_LOGIN[@]}")

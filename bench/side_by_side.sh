@@ -24,7 +24,7 @@ source "$HERE/common.sh"
 WD=/tmp/kwb-$DB-$HASH
 rm -rf "$WD"; mkdir -p "$WD"; cd "$WD"
 
-export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080 RUST_LOG=${RUST_LOG:-warn}
+export KEYWAY_BIND=127.0.0.1:8080 KEYWAY_ISSUER=http://127.0.0.1:8080
 if [ "$HASH" = fast ]; then export KEYWAY_ARGON2_MEMORY_KIB=8 KEYWAY_ARGON2_ITERATIONS=1; fi
 kw_use_db "$DB"
 

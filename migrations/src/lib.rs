@@ -9,6 +9,7 @@ mod m20261201_000001_federation;
 mod m20261202_000001_ui_recovery;
 mod m20261202_000002_mfa;
 mod m20261202_000003_keys;
+mod m20261203_000001_lean_audit;
 
 pub struct Migrator;
 
@@ -22,14 +23,20 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_ui_recovery::Migration),
             Box::new(m20261202_000002_mfa::Migration),
             Box::new(m20261202_000003_keys::Migration),
+            Box::new(m20261203_000001_lean_audit::Migration),
         ]
     }
 }
 
 /// Applies every pending migration to the database at `url` (the SQLite file must exist).
 pub async fn run(url: &str) -> Result<(), DbErr> {
+    run_first(url, None).await
+}
+
+/// Applies the first `n` pending migrations (all with None): the upgrade tests build an older schema with it.
+pub async fn run_first(url: &str, n: Option<u32>) -> Result<(), DbErr> {
     let db = Database::connect(url).await?;
-    let result = Migrator::up(&db, None).await;
+    let result = Migrator::up(&db, n).await;
     db.close().await?;
     result
 }

@@ -25,3 +25,4 @@ mod sdk_matrix;
 mod sso_url;
 mod ui_a11y;
 mod ui_recovery;
+mod upgrades;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::pkce;
 use crate::crypto::secrets::{hash_token, s256};
 use crate::model::{CustomerAccount, LicenseUser, OAuthClient};
-use crate::store::grants::{CodeClaim, CodeClaimed, CodeRecord, RefreshFor};
+use crate::store::grants::{CodeClaim, CodeClaimed, CodeRecord, RefreshOffer};
 use crate::store::{Store, StoreError};
 
 /// What the caller presents with the code.
@@ -23,6 +23,8 @@ pub struct Redeemed {
     pub code: CodeRecord,
     pub user: LicenseUser,
     pub account: Arc<CustomerAccount>,
+    /// Whether the refresh token offered with the redemption was stored (the code's scope asked for one).
+    pub refreshed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,7 @@ pub async fn redeem(
     store: &Store,
     client: &OAuthClient,
     r: &CodeRedemption<'_>,
-    refresh_for: Option<RefreshFor<'_>>,
+    refresh: Option<&RefreshOffer<'_>>,
     now: i64,
 ) -> Result<Redeemed, RedeemError> {
     if r.code_verifier.is_some_and(|v| !pkce::valid_value(v)) {
@@ -56,12 +58,12 @@ pub async fn redeem(
         redirect_uri_optional: r.redirect_uri_optional,
         verifier_s256: verifier_s256.as_deref(),
     };
-    match store.claim_code(&claim, refresh_for, now).await? {
-        CodeClaimed::Won { code, user } => {
+    match store.claim_code(&claim, refresh, now).await? {
+        CodeClaimed::Won { code, user, refreshed } => {
             let user = user.filter(|u| !u.disabled).ok_or(RedeemError::Invalid(INVALID))?;
             let account =
                 store.find_customer_account(&user.customer_account_id).await?.ok_or(RedeemError::Invalid(INVALID))?;
-            Ok(Redeemed { code: *code, user: *user, account })
+            Ok(Redeemed { code: *code, user: *user, account, refreshed })
         }
         CodeClaimed::Lost => Err(why_not(store, client, r, &code_hash, now).await?),
     }

@@ -9,9 +9,9 @@ use super::refresh;
 use super::scope::Scope;
 use super::tokens::Signer;
 use crate::crypto::jwt::JwtError;
-use crate::crypto::secrets::{hash_token, random_token};
+use crate::crypto::secrets::{hash_token, random_token, random_uuid};
 use crate::model::{Grant, OAuthClient};
-use crate::store::grants::{CodeRecord, RefreshRecord};
+use crate::store::grants::RefreshOffer;
 use crate::store::{Store, StoreError};
 
 /// A token request by grant type (RFC 6749 §4.1.3, §6, §4.4; RFC 8693 §2.1).
@@ -103,30 +103,6 @@ pub async fn exchange(
     }
 }
 
-/// Whether a code's grant gets a refresh token: its scope asks for one and the client may refresh.
-fn issues_refresh(client: &OAuthClient, code: &CodeRecord) -> bool {
-    code.scope.split(' ').any(|s| s == "offline_access") && client.allows(Grant::RefreshToken)
-}
-
-fn refresh_record(client: &OAuthClient, code: &CodeRecord, token_hash: &str, now: i64) -> Option<RefreshRecord> {
-    issues_refresh(client, code).then(|| RefreshRecord {
-        id: crate::crypto::secrets::random_uuid().to_string(),
-        token_hash: token_hash.to_string(),
-        grant_id: code.id.clone(),
-        product_id: client.id.clone(),
-        license_user_id: code.license_user_id.clone(),
-        session_id: code.session_id.clone(),
-        scope: code.scope.clone(),
-        auth_time: code.auth_time,
-        expires_at: now + client.refresh_token_ttl,
-        rotated_at: None,
-        revoked_at: None,
-        created_at: now,
-        amr: code.amr.clone(),
-        idp: code.idp.clone(),
-    })
-}
-
 async fn authorization_code(
     store: &Store,
     signer: &Signer<'_>,
@@ -136,14 +112,16 @@ async fn authorization_code(
     code_verifier: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, TokenEndpointError> {
-    // The refresh token is made before the claim so that it is stored in the claim's transaction.
+    // The refresh token is made before the claim and offered with it: it is stored atomically with the claim when
+    // the code's scope holds offline_access (the store's rule) and the client may refresh (offered only then).
     let refresh_token = random_token();
-    let refresh_hash = hash_token(&refresh_token);
-    let refresh_for = |c: &CodeRecord| refresh_record(client, c, &refresh_hash, now);
+    let (refresh_id, refresh_hash) = (random_uuid().to_string(), hash_token(&refresh_token));
+    let offer = RefreshOffer { id: &refresh_id, token_hash: &refresh_hash, expires_at: now + client.refresh_token_ttl };
+    let offer = client.allows(Grant::RefreshToken).then_some(&offer);
     let redemption = CodeRedemption { code, redirect_uri, code_verifier, redirect_uri_optional: false };
-    let r = code::redeem(store, client, &redemption, Some(&refresh_for), now).await?;
+    let r = code::redeem(store, client, &redemption, offer, now).await?;
     let scope = Scope::parse(&r.code.scope).map_err(|e| StoreError::Corrupt(format!("code scope: {e}")))?;
-    let refresh_token = issues_refresh(client, &r.code).then_some(refresh_token);
+    let refresh_token = r.refreshed.then_some(refresh_token);
     let ctx = AuthContext {
         auth_time: r.code.auth_time,
         sid: r.code.session_id.as_deref(),

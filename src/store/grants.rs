@@ -1,6 +1,6 @@
 //! Authorization codes, refresh tokens and revocation state (RFC 6749 §4.1.2, §10.4, §10.5; RFC 7009).
 use super::db::{params, Engine, Offset, Param, Row, Tx};
-use super::users::{user, user_cols};
+use super::users::{user, user_cols, USER_COLUMNS};
 use super::{Store, StoreError};
 use crate::model::LicenseUser;
 
@@ -146,14 +146,26 @@ pub struct CodeClaim<'a> {
 /// The outcome of [`Store::claim_code`].
 #[derive(Debug)]
 pub enum CodeClaimed {
-    /// This caller won the code: it is consumed now. The user it was issued for comes with it (None if deleted).
-    Won { code: Box<CodeRecord>, user: Option<Box<LicenseUser>> },
+    /// This caller won the code: it is consumed now. The user it was issued for comes with it (None if deleted);
+    /// `refreshed` says whether the refresh token offered with the claim was stored.
+    Won { code: Box<CodeRecord>, user: Option<Box<LicenseUser>>, refreshed: bool },
     /// Not claimed: unknown, or a condition failed; the caller reads the record to say why.
     Lost,
 }
 
-/// Builds the refresh token to store with a won code (in the claim's transaction), if one is to be issued.
-pub type RefreshFor<'a> = &'a (dyn Fn(&CodeRecord) -> Option<RefreshRecord> + Sync);
+/// A refresh token to store with the code it is claimed with, if that code's scope holds `offline_access` (OIDC Core
+/// §11: offline access is asked for in the authorization request). Its other columns are the code's: the grant is the
+/// code's id, and user, session, scope, auth_time, amr and idp carry over; it is created at the claim's `now`.
+pub struct RefreshOffer<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub expires_at: i64,
+}
+
+/// Whether a code of this scope gets the refresh token offered with its claim (the scope as stored: space-separated).
+pub fn scope_wants_refresh(scope: &str) -> bool {
+    scope.split(' ').any(|s| s == "offline_access")
+}
 
 const CLAIM_CONDITIONS: &str = "code_hash = $2 AND product_id = $3 AND consumed_at IS NULL AND revoked_at IS NULL AND \
     expires_at > $1 \
@@ -188,6 +200,65 @@ pub(super) fn code_params(c: &CodeRecord) -> [Param<'_>; 16] {
     ]
 }
 
+/// The claim, the offered refresh token ($7: offered; $8 id, $9 hash, $10 expiry) and the user, in one statement.
+fn claim_code_postgres() -> String {
+    format!(
+        "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}), \
+         r AS (INSERT INTO refresh_tokens (id, token_hash, grant_id, product_id, license_user_id, session_id, scope, \
+                auth_time, expires_at, rotated_at, revoked_at, created_at, amr, idp) \
+               SELECT $8, $9, c.id, c.product_id, c.license_user_id, c.session_id, c.scope, c.auth_time, $10, NULL, \
+                NULL, $1, c.amr, c.idp FROM c \
+               WHERE $7 AND 'offline_access' = ANY(string_to_array(c.scope, ' ')) RETURNING 1) \
+         SELECT {}, {}, EXISTS (SELECT 1 FROM r) FROM c LEFT JOIN license_users u ON u.id = c.license_user_id",
+        code_cols!(),
+        code_cols!(c),
+        user_cols!()
+    )
+}
+
+/// The claim with the user's columns: SQLite allows no UPDATE inside WITH, but its RETURNING clause may hold scalar
+/// subqueries: one primary-key lookup per user column, in-process, instead of a second statement.
+fn claim_code_sqlite() -> String {
+    let user_columns: Vec<String> = user_cols!()
+        .split(", ")
+        .map(|col| format!("(SELECT {col} FROM license_users u WHERE u.id = authorization_codes.license_user_id)"))
+        .collect();
+    format!(
+        "UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}, {}",
+        code_cols!(),
+        user_columns.join(", ")
+    )
+}
+
+/// A claimed code's row, then the user's columns (NULL when the user is gone).
+fn code_and_user(r: &dyn Row) -> Result<(CodeRecord, Option<LicenseUser>), StoreError> {
+    let u = match r.opt_text(CODE_COLUMNS)? {
+        Some(_) => Some(user(&Offset(r, CODE_COLUMNS))?),
+        None => None,
+    };
+    Ok((code(r)?, u))
+}
+
+/// The refresh token stored with a won code (see [`RefreshOffer`]).
+fn refresh_of(code: &CodeRecord, offer: &RefreshOffer<'_>, now: i64) -> RefreshRecord {
+    RefreshRecord {
+        id: offer.id.to_string(),
+        token_hash: offer.token_hash.to_string(),
+        grant_id: code.id.clone(),
+        product_id: code.product_id.clone(),
+        license_user_id: code.license_user_id.clone(),
+        session_id: code.session_id.clone(),
+        scope: code.scope.clone(),
+        auth_time: code.auth_time,
+        expires_at: offer.expires_at,
+        rotated_at: None,
+        revoked_at: None,
+        created_at: now,
+        amr: code.amr.clone(),
+        idp: code.idp.clone(),
+    }
+}
+
 impl Store {
     pub async fn insert_code(&self, c: &CodeRecord) -> Result<(), StoreError> {
         self.db.execute(INSERT_CODE, &code_params(c)).await.map(|_| ())
@@ -204,58 +275,65 @@ impl Store {
     }
 
     /// Marks the code used if every condition of `claim` holds. Exactly one caller wins a code. The refresh token
-    /// that `refresh_for` builds is stored in the same transaction, so a failed insert does not burn the code.
+    /// `offer`ed is stored with it atomically (when the code's scope asks for one: [`scope_wants_refresh`]), so a
+    /// failed insert does not burn the code.
+    ///
+    /// PostgreSQL: one statement, no transaction around it (a data-modifying WITH is atomic): the claim, the refresh
+    /// token and the user in one round trip instead of four (issue 16). SQLite allows no INSERT inside WITH: the claim
+    /// (with the user's columns in its RETURNING) and the insert share one transaction; a claim that offers no
+    /// refresh token runs alone.
     pub async fn claim_code(
         &self,
         claim: &CodeClaim<'_>,
-        refresh_for: Option<RefreshFor<'_>>,
+        offer: Option<&RefreshOffer<'_>>,
         now: i64,
     ) -> Result<CodeClaimed, StoreError> {
         let lenient = claim.redirect_uri.is_none() && claim.redirect_uri_optional;
-        let p = params![now, claim.code_hash, claim.product_id, claim.redirect_uri, lenient, claim.verifier_s256];
-        let mut tx = self.db.begin().await?;
-        // One statement on either engine: the claim and the user it was for (a code's row, then the user's columns,
-        // NULL when the user is gone).
-        let sql = match self.db.engine() {
-            Engine::Postgres => format!(
-                "WITH c AS (UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}) \
-                 SELECT {}, {} FROM c LEFT JOIN license_users u ON u.id = c.license_user_id",
-                code_cols!(),
-                code_cols!(c),
-                user_cols!()
-            ),
-            // SQLite allows no UPDATE inside WITH, but its RETURNING clause may hold scalar subqueries: one primary-key
-            // lookup per user column, in-process, instead of a second statement.
-            Engine::Sqlite => {
-                let user_columns: Vec<String> = user_cols!()
-                    .split(", ")
-                    .map(|col| {
-                        format!("(SELECT {col} FROM license_users u WHERE u.id = authorization_codes.license_user_id)")
+        let (code, user, refreshed) = match self.db.engine() {
+            Engine::Postgres => {
+                let p = params![
+                    now,
+                    claim.code_hash,
+                    claim.product_id,
+                    claim.redirect_uri,
+                    lenient,
+                    claim.verifier_s256,
+                    offer.is_some(),
+                    offer.map(|o| o.id),
+                    offer.map(|o| o.token_hash),
+                    offer.map(|o| o.expires_at)
+                ];
+                let row = self
+                    .db
+                    .fetch_optional(&claim_code_postgres(), p, |r| {
+                        let (c, u) = code_and_user(r)?;
+                        Ok((c, u, r.flag(CODE_COLUMNS + USER_COLUMNS)?))
                     })
-                    .collect();
-                format!(
-                    "UPDATE authorization_codes SET consumed_at = $1 WHERE {CLAIM_CONDITIONS} RETURNING {}, {}",
-                    code_cols!(),
-                    user_columns.join(", ")
-                )
+                    .await?;
+                let Some(row) = row else { return Ok(CodeClaimed::Lost) };
+                row
+            }
+            Engine::Sqlite => {
+                let p =
+                    params![now, claim.code_hash, claim.product_id, claim.redirect_uri, lenient, claim.verifier_s256];
+                let Some(offer) = offer else {
+                    let row = self.db.fetch_optional(&claim_code_sqlite(), p, code_and_user).await?;
+                    let Some((c, u)) = row else { return Ok(CodeClaimed::Lost) };
+                    return Ok(CodeClaimed::Won { code: Box::new(c), user: u.map(Box::new), refreshed: false });
+                };
+                let mut tx = self.db.begin().await?;
+                let Some((c, u)) = tx.fetch_optional(&claim_code_sqlite(), p, code_and_user).await? else {
+                    return Ok(CodeClaimed::Lost);
+                };
+                let refreshed = scope_wants_refresh(&c.scope);
+                if refreshed {
+                    insert_refresh(&mut tx, &refresh_of(&c, offer, now)).await?;
+                }
+                tx.commit().await?;
+                (c, u, refreshed)
             }
         };
-        let won: Option<(CodeRecord, Option<LicenseUser>)> = tx
-            .fetch_optional(&sql, p, |r| {
-                let c = code(r)?;
-                let u = match r.opt_text(CODE_COLUMNS)? {
-                    Some(_) => Some(user(&Offset(r, CODE_COLUMNS))?),
-                    None => None,
-                };
-                Ok((c, u))
-            })
-            .await?;
-        let Some((code, user)) = won else { return Ok(CodeClaimed::Lost) };
-        if let Some(r) = refresh_for.and_then(|f| f(&code)) {
-            insert_refresh(&mut tx, &r).await?;
-        }
-        tx.commit().await?;
-        Ok(CodeClaimed::Won { code: Box::new(code), user: user.map(Box::new) })
+        Ok(CodeClaimed::Won { code: Box::new(code), user: user.map(Box::new), refreshed })
     }
 
     /// Revokes a grant: the code can no longer be used, its refresh tokens die, and access tokens carrying its id

@@ -19,6 +19,8 @@ macro_rules! user_cols {
     };
 }
 pub(crate) use user_cols;
+/// How many columns [`user_cols`] names.
+pub(crate) const USER_COLUMNS: usize = 9;
 
 pub(crate) fn user(r: &dyn Row) -> Result<LicenseUser, StoreError> {
     Ok(LicenseUser {

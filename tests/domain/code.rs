@@ -2,7 +2,8 @@
 //! exact redirect_uri (or none where the License API allows it), PKCE, expiry by `now`, the client it was issued to.
 use keyway::crypto::secrets::{hash_token, random_token};
 use keyway::oauth::code::{self, CodeRedemption, RedeemError};
-use keyway::store::grants::{CodeRecord, RefreshRecord};
+use keyway::store::grants::{CodeRecord, RefreshOffer, RefreshRecord};
+use keyway::store::StoreError;
 
 use crate::dual_store;
 use crate::fixture::{Fixture, REDIRECT_URI};
@@ -13,6 +14,15 @@ const CODE_TTL: i64 = 300;
 
 /// Stores a code for the fixture's user and product; returns the plain code and its record.
 async fn issue(f: &Fixture, redirect_uri: Option<&str>, challenge: Option<&str>) -> (String, CodeRecord) {
+    issue_scoped(f, redirect_uri, challenge, "openid offline_access").await
+}
+
+async fn issue_scoped(
+    f: &Fixture,
+    redirect_uri: Option<&str>,
+    challenge: Option<&str>,
+    scope: &str,
+) -> (String, CodeRecord) {
     let plain = random_token();
     let rec = CodeRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -21,7 +31,7 @@ async fn issue(f: &Fixture, redirect_uri: Option<&str>, challenge: Option<&str>)
         license_user_id: f.user.id.clone(),
         session_id: Some("sid-1".into()),
         redirect_uri: redirect_uri.map(str::to_string),
-        scope: "openid offline_access".into(),
+        scope: scope.into(),
         nonce: None,
         code_challenge: challenge.map(str::to_string),
         auth_time: f.now,
@@ -67,39 +77,35 @@ fn invalid_reason(r: Result<code::Redeemed, RedeemError>) -> &'static str {
 async fn code_is_single_use_and_replay_revokes_the_grant(f: Fixture) {
     let (plain, rec) = issue(&f, Some(REDIRECT_URI), None).await;
     let refresh_hash = hash_token("refresh-1");
-    let refresh_for = |c: &CodeRecord| {
-        Some(RefreshRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            token_hash: refresh_hash.clone(),
-            grant_id: c.id.clone(),
-            product_id: c.product_id.clone(),
-            license_user_id: c.license_user_id.clone(),
-            session_id: c.session_id.clone(),
-            scope: c.scope.clone(),
-            auth_time: c.auth_time,
-            expires_at: f.now + 3600,
-            rotated_at: None,
-            revoked_at: None,
-            created_at: f.now,
-            amr: None,
-            idp: None,
-        })
-    };
-    let won = code::redeem(
-        &f.store,
-        &f.product,
-        &at_token_endpoint(&plain, Some(REDIRECT_URI), None),
-        Some(&refresh_for),
-        f.now,
-    )
-    .await
-    .unwrap();
+    let offer = RefreshOffer { id: "refresh-id-1", token_hash: &refresh_hash, expires_at: f.now + 3600 };
+    let won =
+        code::redeem(&f.store, &f.product, &at_token_endpoint(&plain, Some(REDIRECT_URI), None), Some(&offer), f.now)
+            .await
+            .unwrap();
+    assert!(won.refreshed, "offline_access: the offered refresh token is stored");
     assert_eq!(won.user.id, f.user.id);
     assert_eq!(won.account.id, f.account.id);
     assert_eq!(won.code.id, rec.id);
     let (refresh, grant_revoked) =
         f.store.find_refresh_token(&refresh_hash).await.unwrap().expect("stored in the claim");
     assert!(refresh.revoked_at.is_none() && !grant_revoked);
+    let expected = RefreshRecord {
+        id: "refresh-id-1".into(),
+        token_hash: refresh_hash.clone(),
+        grant_id: rec.id.clone(),
+        product_id: f.product.id.clone(),
+        license_user_id: f.user.id.clone(),
+        session_id: Some("sid-1".into()),
+        scope: "openid offline_access".into(),
+        auth_time: rec.auth_time,
+        expires_at: f.now + 3600,
+        rotated_at: None,
+        revoked_at: None,
+        created_at: f.now,
+        amr: None,
+        idp: None,
+    };
+    assert_eq!(refresh, expected, "the grant, user, session and scope are the code's");
     assert!(!f.store.is_grant_revoked(&rec.id).await.unwrap());
 
     let again =
@@ -183,7 +189,51 @@ async fn code_of_another_client_or_disabled_user_is_invalid(f: Fixture) {
     assert!(matches!(r, Err(RedeemError::Invalid(_))), "a disabled user's code issues nothing");
 }
 
+/// A refresh token is offered with every claim of a client that may refresh; only a code whose scope holds
+/// offline_access gets it (OIDC Core §11).
+async fn without_offline_access_the_offered_refresh_token_is_not_stored(f: Fixture) {
+    let (plain, _) = issue_scoped(&f, None, None, "openid email").await;
+    let refresh_hash = hash_token("refresh-2");
+    let offer = RefreshOffer { id: "refresh-id-2", token_hash: &refresh_hash, expires_at: f.now + 3600 };
+    let won =
+        code::redeem(&f.store, &f.product, &at_token_endpoint(&plain, None, None), Some(&offer), f.now).await.unwrap();
+    assert!(!won.refreshed);
+    assert!(f.store.find_refresh_token(&refresh_hash).await.unwrap().is_none());
+}
+
+/// The refresh token's insert fails (its id is taken: a unique-key violation): the claim fails with it, as one, and
+/// the code can still be redeemed.
+async fn a_failed_refresh_insert_does_not_burn_the_code(f: Fixture) {
+    let (plain, rec) = issue(&f, None, None).await;
+    let taken = RefreshRecord {
+        id: "refresh-id-3".into(),
+        token_hash: hash_token("another refresh token"),
+        grant_id: "another-grant".into(),
+        product_id: f.product.id.clone(),
+        license_user_id: f.user.id.clone(),
+        session_id: None,
+        scope: "openid offline_access".into(),
+        auth_time: f.now,
+        expires_at: f.now + 3600,
+        rotated_at: None,
+        revoked_at: None,
+        created_at: f.now,
+        amr: None,
+        idp: None,
+    };
+    f.store.insert_refresh_token(&taken).await.unwrap();
+    let refresh_hash = hash_token("refresh-3");
+    let offer = RefreshOffer { id: "refresh-id-3", token_hash: &refresh_hash, expires_at: f.now + 3600 };
+    let r = code::redeem(&f.store, &f.product, &at_token_endpoint(&plain, None, None), Some(&offer), f.now).await;
+    assert!(matches!(r, Err(RedeemError::Store(StoreError::Conflict(_)))), "{r:?}");
+    assert!(f.store.find_code(&rec.code_hash).await.unwrap().unwrap().consumed_at.is_none(), "not consumed");
+    let won = code::redeem(&f.store, &f.product, &at_token_endpoint(&plain, None, None), None, f.now).await;
+    assert!(won.is_ok(), "the code still works");
+}
+
 dual_store!(
+    without_offline_access_the_offered_refresh_token_is_not_stored,
+    a_failed_refresh_insert_does_not_burn_the_code,
     code_is_single_use_and_replay_revokes_the_grant,
     concurrent_redemptions_have_exactly_one_winner,
     redirect_uri_must_match_exactly_unless_optional_and_absent,

@@ -2,7 +2,7 @@
 //! exact redirect_uri (or none where the License API allows it), PKCE, expiry by `now`, the client it was issued to.
 use keyway::crypto::secrets::{hash_token, random_token};
 use keyway::oauth::code::{self, CodeRedemption, RedeemError};
-use keyway::store::grants::{CodeRecord, RefreshOffer, RefreshRecord};
+use keyway::store::grants::{CodeRecord, RefreshOffer};
 use keyway::store::StoreError;
 
 use crate::dual_store;
@@ -89,22 +89,7 @@ async fn code_is_single_use_and_replay_revokes_the_grant(f: Fixture) {
     let (refresh, grant_revoked) =
         f.store.find_refresh_token(&refresh_hash).await.unwrap().expect("stored in the claim");
     assert!(refresh.revoked_at.is_none() && !grant_revoked);
-    let expected = RefreshRecord {
-        id: "refresh-id-1".into(),
-        token_hash: refresh_hash.clone(),
-        grant_id: rec.id.clone(),
-        product_id: f.product.id.clone(),
-        license_user_id: f.user.id.clone(),
-        session_id: Some("sid-1".into()),
-        scope: "openid offline_access".into(),
-        auth_time: rec.auth_time,
-        expires_at: f.now + 3600,
-        rotated_at: None,
-        revoked_at: None,
-        created_at: f.now,
-        amr: None,
-        idp: None,
-    };
+    let expected = f.refresh_record("refresh-id-1", refresh_hash.clone(), &rec.id, "openid offline_access");
     assert_eq!(refresh, expected, "the grant, user, session and scope are the code's");
     assert!(!f.store.is_grant_revoked(&rec.id).await.unwrap());
 
@@ -205,22 +190,7 @@ async fn without_offline_access_the_offered_refresh_token_is_not_stored(f: Fixtu
 /// the code can still be redeemed.
 async fn a_failed_refresh_insert_does_not_burn_the_code(f: Fixture) {
     let (plain, rec) = issue(&f, None, None).await;
-    let taken = RefreshRecord {
-        id: "refresh-id-3".into(),
-        token_hash: hash_token("another refresh token"),
-        grant_id: "another-grant".into(),
-        product_id: f.product.id.clone(),
-        license_user_id: f.user.id.clone(),
-        session_id: None,
-        scope: "openid offline_access".into(),
-        auth_time: f.now,
-        expires_at: f.now + 3600,
-        rotated_at: None,
-        revoked_at: None,
-        created_at: f.now,
-        amr: None,
-        idp: None,
-    };
+    let taken = f.refresh_record("refresh-id-3", hash_token("another refresh token"), "another-grant", "openid");
     f.store.insert_refresh_token(&taken).await.unwrap();
     let refresh_hash = hash_token("refresh-3");
     let offer = RefreshOffer { id: "refresh-id-3", token_hash: &refresh_hash, expires_at: f.now + 3600 };

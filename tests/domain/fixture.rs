@@ -14,6 +14,7 @@ use keyway::crypto::password::{PasswordHasherConfig, Passwords};
 use keyway::crypto::secrets::Secret;
 use keyway::model::{CustomerAccount, License, LicenseUser, OAuthClient};
 use keyway::oauth::tokens::{Signer, Verifier};
+use keyway::store::grants::RefreshRecord;
 use keyway::store::throttle::Limits;
 use keyway::store::Store;
 use sqlx::Connection;
@@ -192,6 +193,27 @@ impl Fixture {
 
     pub fn password_check(&self) -> PasswordCheck<'_> {
         PasswordCheck { store: &self.store, passwords: &self.passwords, lockout: &self.lockout }
+    }
+
+    /// A live refresh token record of the user for the confidential product, in session `sid-1`, created at `now`
+    /// and valid for an hour (not stored).
+    pub fn refresh_record(&self, id: &str, token_hash: String, grant_id: &str, scope: &str) -> RefreshRecord {
+        RefreshRecord {
+            id: id.to_string(),
+            token_hash,
+            grant_id: grant_id.to_string(),
+            product_id: self.product.id.clone(),
+            license_user_id: self.user.id.clone(),
+            session_id: Some("sid-1".into()),
+            scope: scope.to_string(),
+            auth_time: self.now,
+            expires_at: self.now + 3600,
+            rotated_at: None,
+            revoked_at: None,
+            created_at: self.now,
+            amr: None,
+            idp: None,
+        }
     }
 }
 

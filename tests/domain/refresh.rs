@@ -12,22 +12,8 @@ const GRANTED: &str = "openid email offline_access";
 
 /// Stores a live refresh token of the fixture's user for the confidential product.
 async fn stored(f: &Fixture, plain: &str) -> RefreshRecord {
-    let r = RefreshRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        token_hash: hash_token(plain),
-        grant_id: uuid::Uuid::new_v4().to_string(),
-        product_id: f.product.id.clone(),
-        license_user_id: f.user.id.clone(),
-        session_id: Some("sid-1".into()),
-        scope: GRANTED.into(),
-        auth_time: f.now,
-        expires_at: f.now + 3600,
-        rotated_at: None,
-        revoked_at: None,
-        created_at: f.now,
-        amr: None,
-        idp: None,
-    };
+    let (id, grant) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let r = f.refresh_record(&id, hash_token(plain), &grant, GRANTED);
     f.store.insert_refresh_token(&r).await.unwrap();
     r
 }

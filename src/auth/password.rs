@@ -12,6 +12,7 @@ use crate::crypto::password::Passwords;
 use crate::crypto::secrets::hex;
 use crate::model::{CustomerAccount, LicenseUser};
 use crate::store::audit::AuditEvent;
+use crate::store::mfa::UserFactors;
 use crate::store::sign_in::SignInRecord;
 use crate::store::throttle::{Limits, Reservation};
 use crate::store::{Store, StoreError};
@@ -87,6 +88,8 @@ pub struct Success {
     /// Still to be written by the caller ([`Store::record_sign_in`]), with the session the sign-in starts where there
     /// is one.
     pub owed: SignInOwed,
+    /// The user's second factors as read with the user (None when that lookup did not read them).
+    pub factors: Option<UserFactors>,
 }
 
 /// What a verified password owes the store, not yet written: its attempt count starts over and the sign-in is
@@ -129,8 +132,11 @@ pub async fn authenticate(
     let looked_up = email.len() <= MAX_EMAIL;
     match realm {
         Realm::Account(account) => {
-            let user = if looked_up { check.store.find_user_by_email(&account.id, email).await? } else { None };
-            check_one(check, &account.id, user, a, now).await
+            // The user's second factors come with the row: the MFA decision after a good password needs them.
+            let found =
+                if looked_up { check.store.find_user_by_email_with_factors(&account.id, email).await? } else { None };
+            let (user, factors) = found.map_or((None, None), |(u, f)| (Some(u), Some(f)));
+            check_one(check, &account.id, Found { user, factors }, a, now).await
         }
         Realm::Organization(org) => {
             let users = if looked_up { check.store.find_users_by_email_in_org(org, email).await? } else { Vec::new() };
@@ -140,7 +146,7 @@ pub async fn authenticate(
                 // where the account is known (issue 13). Otherwise it would be counted under `org:` apart.
                 if let Some(folded) = Some(normalise(email)).filter(|f| *f != email.to_lowercase()) {
                     if let Some(u) = check.store.find_users_by_email_in_org(org, &folded).await?.first() {
-                        return check_one(check, &u.customer_account_id, None, a, now).await;
+                        return check_one(check, &u.customer_account_id, Found::NONE, a, now).await;
                     }
                 }
             }
@@ -167,7 +173,7 @@ pub async fn authenticate(
             {
                 for acc in &accounts {
                     if check.store.find_user_by_email(&acc.id, &folded).await?.is_some() {
-                        return check_one(check, &acc.id, None, a, now).await;
+                        return check_one(check, &acc.id, Found::NONE, a, now).await;
                     }
                 }
             }
@@ -190,12 +196,12 @@ async fn check_candidates(
     now: i64,
 ) -> Result<Outcome, StoreError> {
     if users.is_empty() {
-        return check_one(check, unknown_realm, None, a, now).await;
+        return check_one(check, unknown_realm, Found::NONE, a, now).await;
     }
     let mut locked = None;
     for user in users {
         let account_id = user.customer_account_id.clone();
-        match check_one(check, &account_id, Some(user), a, now).await? {
+        match check_one(check, &account_id, Found { user: Some(user), factors: None }, a, now).await? {
             success @ Outcome::Success(_) => return Ok(success),
             Outcome::Locked { until } => locked = Some(until),
             Outcome::Failed => {}
@@ -204,13 +210,24 @@ async fn check_candidates(
     Ok(locked.map_or(Outcome::Failed, |until| Outcome::Locked { until }))
 }
 
+/// The user an address named, if any, and their second factors when the lookup read them.
+struct Found {
+    user: Option<LicenseUser>,
+    factors: Option<UserFactors>,
+}
+
+impl Found {
+    const NONE: Found = Found { user: None, factors: None };
+}
+
 async fn check_one(
     check: &PasswordCheck<'_>,
     account_id: &str,
-    user: Option<LicenseUser>,
+    found: Found,
     a: &Attempt<'_>,
     now: i64,
 ) -> Result<Outcome, StoreError> {
+    let Found { user, factors } = found;
     let device = user.as_ref().and_then(|u| a.devices.iter().find(|d| d.user_id == u.id));
     let (key, limits) = match device {
         Some(d) => (throttle_key(account_id, a.email, Some(&d.device_id)), check.lockout.known_device),
@@ -238,7 +255,7 @@ async fn check_one(
                 client_ip: a.client_ip.map(str::to_string),
                 outcome: event("success"),
             };
-            Ok(Outcome::Success(Box::new(Success { user: u, device, owed })))
+            Ok(Outcome::Success(Box::new(Success { user: u, device, owed, factors })))
         }
         u => {
             let why = match &u {

@@ -166,7 +166,7 @@ async fn signed_in(state: &AppState, req: &HttpRequest, done: Completed) -> Http
         ReturnTo::Portal => false,
     };
     let first = crate::auth::mfa::FirstFactor::Federation;
-    match crate::auth::mfa::requirement(&state.store, &done.user, &done.account, first, wants_mfa).await {
+    match crate::auth::mfa::requirement(&state.store, &done.user, &done.account, first, wants_mfa, None).await {
         Ok(crate::auth::mfa::Requirement::None) => {}
         Ok(_) => {
             return match super::mfa::begin(state, &done.user, &done.account, &done.how, &done.return_to, vec![]).await {

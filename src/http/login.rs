@@ -188,8 +188,8 @@ pub async fn sign_in(
     let ip = client_ip(req);
     let attempt = Attempt { email, password, devices: &devices, surface, client_ip: ip.as_deref() };
     let outcome = password::authenticate(&state.password_check(), realm, &attempt, now).await?;
-    let (user, token, owed) = match outcome {
-        Outcome::Success(s) => (s.user, s.device, s.owed),
+    let (user, token, owed, factors) = match outcome {
+        Outcome::Success(s) => (s.user, s.device, s.owed, s.factors),
         Outcome::Failed => {
             crate::metrics::Metrics::inc(&state.metrics.logins_failed);
             return Ok(SignIn::Failed);
@@ -208,7 +208,7 @@ pub async fn sign_in(
     let device_cookie =
         cookie(state, DEVICE_COOKIE, device::cookie_with(&devices, &token, key), Some(DEVICE_COOKIE_MAX_AGE));
     let first = mfa::FirstFactor::Password;
-    if mfa::requirement(&state.store, &user, &account, first, wants_mfa).await? != mfa::Requirement::None {
+    if mfa::requirement(&state.store, &user, &account, first, wants_mfa, factors).await? != mfa::Requirement::None {
         state.store.record_sign_in(&owed.record(), None, now).await?;
         let how = Authentication::password();
         let res = super::mfa::begin(state, &user, &account, &how, next, vec![device_cookie]).await?;

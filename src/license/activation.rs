@@ -294,7 +294,7 @@ async fn password_user(
         Outcome::Success(signed_in) => {
             let store = deps.passwords.store;
             store.record_sign_in(&signed_in.owed.record(), None, now).await?;
-            let user = signed_in.user;
+            let (user, factors) = (signed_in.user, signed_in.factors);
             // A password is one factor: a user who has a second one, or whose account requires MFA, activates
             // through SSO (code or id_token), where the hosted pages ask for it (issue 17). Same answer as a wrong
             // password: the License API contract has no code for "use SSO".
@@ -302,7 +302,7 @@ async fn password_user(
             let first = crate::auth::mfa::FirstFactor::Password;
             match account {
                 Some(a)
-                    if crate::auth::mfa::requirement(store, &user, &a, first, false).await?
+                    if crate::auth::mfa::requirement(store, &user, &a, first, false, factors).await?
                         == crate::auth::mfa::Requirement::None =>
                 {
                     Ok(user)

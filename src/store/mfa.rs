@@ -96,6 +96,27 @@ pub struct MfaPolicy {
     pub after_idp: bool,
 }
 
+/// A user's second factors: a confirmed TOTP, and how many passkeys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserFactors {
+    pub totp: bool,
+    pub passkeys: i64,
+}
+
+/// The two columns of [`UserFactors`] for the user row aliased `u`, so they can come with the user's own columns.
+macro_rules! factor_cols {
+    () => {
+        "EXISTS (SELECT 1 FROM mfa_totp t WHERE t.license_user_id = u.id AND t.confirmed = TRUE), \
+            (SELECT COUNT(*) FROM mfa_passkeys p WHERE p.license_user_id = u.id)"
+    };
+}
+pub(crate) use factor_cols;
+
+/// [`UserFactors`] from the two [`factor_cols`] columns starting at `at`.
+pub(crate) fn user_factors(r: &dyn Row, at: usize) -> Result<UserFactors, StoreError> {
+    Ok(UserFactors { totp: r.flag(at)?, passkeys: r.int(at + 1)? })
+}
+
 impl Store {
     // --- TOTP ---------------------------------------------------------------------------------------------
 
@@ -382,21 +403,20 @@ impl Store {
         Ok(p)
     }
 
-    /// The account's policy and the user's factors (confirmed TOTP, number of passkeys): the check after every
-    /// password sign-in. The policy comes from the cache; the factors in one statement.
-    pub async fn mfa_state(&self, account_id: &str, user_id: &str) -> Result<(MfaPolicy, bool, i64), StoreError> {
+    /// The account's policy and the user's factors: the check after a sign-in. The policy comes from the cache;
+    /// the factors in one statement (a password sign-in has them already: [`Store::find_user_by_email_with_factors`]).
+    pub async fn mfa_state(&self, account_id: &str, user_id: &str) -> Result<(MfaPolicy, UserFactors), StoreError> {
         let policy = self.mfa_policy(account_id).await?;
-        let (totp, passkeys) = self
+        let factors = self
             .db
             .fetch_optional(
-                "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE license_user_id = $1 AND confirmed = TRUE), \
-                    (SELECT COUNT(*) FROM mfa_passkeys WHERE license_user_id = $1)",
+                concat!("SELECT ", factor_cols!(), " FROM license_users u WHERE u.id = $1"),
                 params![user_id],
-                |r| Ok((r.flag(0)?, r.int(1)?)),
+                |r| user_factors(r, 0),
             )
             .await?
             .unwrap_or_default();
-        Ok((policy, totp, passkeys))
+        Ok((policy, factors))
     }
 
     pub async fn set_mfa_policy(&self, account_id: &str, p: MfaPolicy, now: i64) -> Result<(), StoreError> {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::secrets::hex;
 use crate::model::{CustomerAccount, LicenseUser};
-use crate::store::mfa::MfaPolicy;
+use crate::store::mfa::{MfaPolicy, UserFactors};
 use crate::store::throttle::{Limits, Reservation};
 use crate::store::{Store, StoreError};
 
@@ -71,16 +71,21 @@ pub async fn factors(store: &Store, user_id: &str) -> Result<Factors, StoreError
     Ok(Factors { totp, passkeys })
 }
 
-/// Whether a second factor is needed after `first` (see the module doc).
+/// Whether a second factor is needed after `first` (see the module doc). `known`: the user's factors when the
+/// caller read them already (a password sign-in reads them with the user), else they are read here.
 pub async fn requirement(
     store: &Store,
     user: &LicenseUser,
     account: &CustomerAccount,
     first: FirstFactor,
     requested: bool,
+    known: Option<UserFactors>,
 ) -> Result<Requirement, StoreError> {
-    let (policy, totp, passkeys) = store.mfa_state(&account.id, &user.id).await?;
-    let f = Factors { totp, passkeys: usize::try_from(passkeys).unwrap_or(0) };
+    let (policy, f) = match known {
+        Some(f) => (store.mfa_policy(&account.id).await?, f),
+        None => store.mfa_state(&account.id, &user.id).await?,
+    };
+    let f = Factors { totp: f.totp, passkeys: usize::try_from(f.passkeys).unwrap_or(0) };
     Ok(decide(policy, f, first, requested))
 }
 

@@ -125,7 +125,7 @@ impl RsaKey {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256, RFC 7518 §3.3; RFC 8017 §8.2.1): the message's SHA-256, then
     /// `EVP_PKEY_sign`, which wraps the digest in its DigestInfo, pads and signs.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        // libcrypto's SHA-256 (SHA-NI where the CPU has it), as the one-shot `EVP_DigestSign` used before.
+        // libcrypto's SHA-256: its assembly uses SHA-NI where the CPU has it.
         let digest = openssl::sha::sha256(message);
         let mut ctx = match self.contexts.lock().ok().and_then(|mut kept| kept.pop()) {
             Some(ctx) => ctx,

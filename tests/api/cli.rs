@@ -134,8 +134,8 @@ async fn access_log_is_json_with_the_fields_and_no_secrets() {
     let res = client.http.get(server.url("/oauth2/userInfo?access_token=x")).bearer_auth(&access).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(client.license(&server.base, "activate", "log-hw").await.unwrap().status(), 200);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let output = server.output();
+    // The last request's line, and with it every earlier one.
+    let output = server.output_containing("\"/api/v4/activate_license\"", Duration::from_secs(10)).await;
 
     let lines: Vec<serde_json::Value> = output
         .lines()

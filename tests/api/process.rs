@@ -201,6 +201,19 @@ impl Server {
         self.output.lock().unwrap().clone()
     }
 
+    /// The output once it contains `needle` (the server writes its log lines as it goes, the reader thread collects
+    /// them a little later), or as it is after `limit`.
+    pub async fn output_containing(&self, needle: &str, limit: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let out = self.output();
+            if out.contains(needle) || tokio::time::Instant::now() > deadline {
+                return out;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id().expect("running") as i32
     }

@@ -2,7 +2,9 @@
 //! username/password activation). Unknown e-mail, wrong password and disabled user get the same answer after the same
 //! work: an argon2 verification always runs, against a dummy hash if need be. Attempts are counted per (account,
 //! normalised e-mail) before the hash is checked, atomically in the database, so no burst of concurrent guesses gets
-//! more than the threshold checked; a browser that signed in as the user before has its own, higher limit.
+//! more than the threshold checked; a browser that signed in as the user before has its own, higher limit. A reserved
+//! attempt is released only by its result: one the server could not finish (the database went away after the
+//! reservation) stays counted until the next success on that key, as a failure would be.
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 

@@ -40,6 +40,10 @@ pub struct Config {
     pub refresh_token_ttl: i64,
     pub code_ttl: i64,
     pub session_ttl: i64,
+    /// How recent a session's sign-in must be to change its user's second factors (set up or remove an authenticator
+    /// app, new recovery codes, add or remove a passkey), seconds: an older session signs in again first, so a
+    /// session taken over cannot plant a passkey of its own or strip the factors.
+    pub reauth_seconds: i64,
     /// Allowed skew of the License API `Date` header, seconds (SPEC §3.1: 15 minutes).
     pub date_skew: i64,
     /// argon2id memory cost in KiB, iterations and lanes.
@@ -104,6 +108,7 @@ impl Default for Config {
             refresh_token_ttl: 30 * 24 * 3600,
             code_ttl: 300,
             session_ttl: 8 * 3600,
+            reauth_seconds: 600,
             date_skew: 15 * 60,
             // OWASP's second argon2id profile: 19 MiB, 2 iterations, 1 lane.
             argon2_memory_kib: 19 * 1024,
@@ -237,6 +242,7 @@ impl Config {
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("code_ttl", self.code_ttl),
             ("session_ttl", self.session_ttl),
+            ("reauth_seconds", self.reauth_seconds),
             ("date_skew", self.date_skew),
             ("lockout_seconds", self.lockout_seconds),
             ("lockout_window", self.lockout_window),

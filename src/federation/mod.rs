@@ -58,20 +58,35 @@ pub enum ReturnTo {
     /// The pending authorization request, as received (validated again when it is continued).
     Authorize(String),
     Portal,
+    /// The portal's security page, after the fresh sign-in its changes need.
+    Security,
 }
 
 impl ReturnTo {
-    fn encode(&self) -> String {
+    /// The stored form (a pending federated sign-in's or second factor's `return_to`).
+    pub fn encode(&self) -> String {
         match self {
             ReturnTo::Authorize(raw) => format!("authorize:{raw}"),
             ReturnTo::Portal => "portal".into(),
+            ReturnTo::Security => "security".into(),
         }
     }
 
-    fn decode(s: &str) -> ReturnTo {
+    /// The stored form read back; anything else is the portal.
+    pub fn decode(s: &str) -> ReturnTo {
         match s.strip_prefix("authorize:") {
             Some(raw) => ReturnTo::Authorize(raw.to_string()),
+            None if s == "security" => ReturnTo::Security,
             None => ReturnTo::Portal,
+        }
+    }
+
+    /// Where a new session goes when it answers no authorization request.
+    pub fn portal_path(&self) -> Option<&'static str> {
+        match self {
+            ReturnTo::Authorize(_) => None,
+            ReturnTo::Portal => Some("/account"),
+            ReturnTo::Security => Some("/account/security"),
         }
     }
 }
@@ -409,6 +424,16 @@ async fn record(store: &Store, account_id: &str, action: &str, outcome: &str, no
 mod tests {
     use super::*;
     use crate::model::federation::OidcSettings;
+
+    #[test]
+    fn return_to_survives_its_stored_form() {
+        for r in [ReturnTo::Authorize("client_id=a&state=b:c".into()), ReturnTo::Portal, ReturnTo::Security] {
+            assert_eq!(ReturnTo::decode(&r.encode()), r);
+        }
+        assert_eq!(ReturnTo::decode("something else"), ReturnTo::Portal);
+        assert_eq!(ReturnTo::Security.portal_path(), Some("/account/security"));
+        assert_eq!(ReturnTo::Authorize(String::new()).portal_path(), None);
+    }
 
     fn idp(issuer: &str) -> IdentityProvider {
         IdentityProvider {

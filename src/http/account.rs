@@ -4,12 +4,13 @@
 //! only.
 use std::sync::Arc;
 
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::federation::redirect_to_idp;
-use super::login::{locked_message, realm_by_email, sign_in, SignIn};
+use super::login::{locked_message, realm_by_email, sign_in, SignIn, Unsaved};
 use super::web::{self as ui, client_ip, csrf, csrf_valid, error_page, page_with_csrf, unavailable, SESSION_COOKIE};
 use crate::audit::Actor;
 use crate::auth::password::{Realm, Surface};
@@ -240,14 +241,7 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
     let realm = Realm::AccountCode { code: account_code, organization_id: org };
     match sign_in(state, req, realm, email, password, Surface::Portal, &ReturnTo::Portal, false, now).await {
         Ok(SignIn::Done { cookies, unsaved, .. }) => {
-            if let Err(e) = unsaved.save(&state.store, now).await {
-                return unavailable(req, &e);
-            }
-            let mut res = see_other("/account");
-            for c in cookies {
-                let _ = res.add_cookie(&c);
-            }
-            res
+            portal_signed_in(state, req, &unsaved, cookies, "/account", now).await
         }
         Ok(SignIn::SecondFactor(res)) => res,
         Ok(SignIn::Failed) => page(StatusCode::OK, Some(t.login_failed), None).await,
@@ -260,6 +254,26 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
         }
         Err(e) => unavailable(req, &e),
     }
+}
+
+/// A password sign-in on a portal page that answers no authorization request: its writes (the session among them),
+/// then `to` with its cookies (session, device token), set only once they have committed.
+pub(crate) async fn portal_signed_in(
+    state: &AppState,
+    req: &HttpRequest,
+    unsaved: &Unsaved,
+    cookies: Vec<Cookie<'static>>,
+    to: &str,
+    now: i64,
+) -> HttpResponse {
+    if let Err(e) = unsaved.save(&state.store, now).await {
+        return unavailable(req, &e);
+    }
+    let mut res = see_other(to);
+    for c in cookies {
+        let _ = res.add_cookie(&c);
+    }
+    res
 }
 
 /// The account with an identity provider the portal form names: by its code (when exactly one account of the

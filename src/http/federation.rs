@@ -163,7 +163,7 @@ async fn signed_in(state: &AppState, req: &HttpRequest, done: Completed) -> Http
     // keyway's own second factor on top of the IdP's, when the account asks for it or the request does (issue 17).
     let wants_mfa = match &done.return_to {
         ReturnTo::Authorize(raw) => authorize::validate(&state.store, raw).await.is_ok_and(|a| a.wants_mfa()),
-        ReturnTo::Portal => false,
+        ReturnTo::Portal | ReturnTo::Security => false,
     };
     let first = crate::auth::mfa::FirstFactor::Federation;
     match crate::auth::mfa::requirement(&state.store, &done.user, &done.account, first, wants_mfa, None).await {
@@ -181,12 +181,12 @@ async fn signed_in(state: &AppState, req: &HttpRequest, done: Completed) -> Http
         Err(e) => return unavailable(req, &e),
     };
     let mut res = match &done.return_to {
-        ReturnTo::Portal => see_other("/account"),
         ReturnTo::Authorize(raw) => match authorize::validate(&state.store, raw).await {
             // The user has just authenticated: prompt=login and max_age are satisfied.
             Ok(areq) => respond(state, &areq, &session, now).await,
             Err(e) => authorize_error(state, req, e),
         },
+        other => see_other(other.portal_path().unwrap_or("/account")),
     };
     let _ = res.add_cookie(&session_cookie);
     res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

@@ -6,7 +6,9 @@
 //!   (its hash stored), valid five minutes, taken once.
 //! * `/login/passkey`: passwordless sign-in with a discoverable credential.
 //! * `/account/security`: the portal page to set up or remove an authenticator app, renew recovery codes, and add
-//!   or remove passkeys.
+//!   or remove passkeys. Its changes need a recent sign-in (`reauth_seconds`): an older session is asked to sign in
+//!   again first (`/account/security/confirm`: the password and the second factor, or the account's IdP), so a
+//!   stolen session cookie cannot strip the user's factors or plant a passkey that signs in without the password.
 //!
 //! WebAuthn needs JavaScript (`/static/webauthn.js`, CSP `script-src 'self'`); everything else works without it.
 use std::sync::Arc;
@@ -18,10 +20,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::account::see_other;
 use super::authorize::{authorize_error, respond};
-use super::login::start_session;
+use super::federation::redirect_to_idp;
+use super::login::{locked_message, sign_in, start_session, SignIn};
 use super::web::{self as ui, cookie, csrf, csrf_valid, error_page, page_with_csrf, removal, unavailable};
 use crate::auth::mfa::passkey::{self, PasskeyError};
 use crate::auth::mfa::{self, recovery, totp, CodeOutcome};
+use crate::auth::password::{Realm, Surface};
 use crate::crypto::secrets::{hash_token, random_token};
 use crate::federation::ReturnTo;
 use crate::model::{CustomerAccount, LicenseUser};
@@ -31,7 +35,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use crate::store::mfa::PendingRecord;
 use crate::store::StoreError;
-use crate::ui::mfa::{ChallengeView, EnrolView, PasskeyRow, RecoveryCodesView, SecurityView};
+use crate::ui::mfa::{ChallengeView, EnrolView, PasskeyRow, Reauth, RecoveryCodesView, SecurityView};
 
 /// The pending second factor of a sign-in.
 pub const PENDING_COOKIE: &str = "kw_mfa";
@@ -55,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login/passkey/options", web::post().to(post_passkey_login_options))
         .route("/login/passkey", web::post().to(post_passkey_login))
         .route("/account/security", web::get().to(get_security))
+        .route("/account/security/confirm", web::post().to(post_confirm))
         .route("/account/security/totp", web::post().to(post_totp_start))
         .route("/account/security/totp/confirm", web::post().to(post_totp_confirm))
         .route("/account/security/totp/remove", web::post().to(post_totp_remove))
@@ -77,18 +82,9 @@ pub fn allow_webauthn_script(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
-fn encode_return(r: &ReturnTo) -> String {
-    match r {
-        ReturnTo::Authorize(raw) => format!("authorize:{raw}"),
-        ReturnTo::Portal => "portal".into(),
-    }
-}
-
+/// The stored `return_to` of a pending record read back (none: the portal).
 fn decode_return(s: Option<&str>) -> ReturnTo {
-    match s.and_then(|s| s.strip_prefix("authorize:")) {
-        Some(raw) => ReturnTo::Authorize(raw.to_string()),
-        None => ReturnTo::Portal,
-    }
+    s.map_or(ReturnTo::Portal, ReturnTo::decode)
 }
 
 /// Starts the second-factor step for a user who passed `how`: a pending record and its cookie, and a redirect to
@@ -110,7 +106,7 @@ pub async fn begin(
         customer_account_id: Some(account.id.clone()),
         amr: how.amr_text(),
         idp: how.idp.clone(),
-        return_to: Some(encode_return(return_to)),
+        return_to: Some(return_to.encode()),
         expires_at: now + PENDING_TTL,
         ..Default::default()
     };
@@ -403,11 +399,11 @@ async fn complete(
         Err(e) => return unavailable(req, &e),
     };
     let areq = match &return_to {
-        ReturnTo::Portal => None,
         ReturnTo::Authorize(raw) => match authorize::validate(&state.store, raw).await {
             Ok(a) => Some(a),
             Err(e) => return authorize_error(state, req, e),
         },
+        ReturnTo::Portal | ReturnTo::Security => None,
     };
     // A passkey names its user: it must belong to the account and organization the request is for.
     if let Some(a) = &areq {
@@ -421,7 +417,7 @@ async fn complete(
         Err(e) => return unavailable(req, &e),
     };
     let mut res = match &areq {
-        None => see_other("/account"),
+        None => see_other(return_to.portal_path().unwrap_or("/account")),
         Some(a) => respond(state, a, &session, now).await,
     };
     let _ = res.add_cookie(&session_cookie);
@@ -555,7 +551,7 @@ async fn post_passkey_login_options(
             Ok(x) => x,
             Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "webauthn"),
         };
-    start_ceremony(&state, KIND_PASSKEY_LOGIN, None, Some(encode_return(&return_to)), ceremony, options).await
+    start_ceremony(&state, KIND_PASSKEY_LOGIN, None, Some(return_to.encode()), ceremony, options).await
 }
 
 /// Stores a ceremony's state under a fresh browser-bound cookie and answers the options.
@@ -652,6 +648,25 @@ async fn security_page(
     error: Option<&str>,
 ) -> HttpResponse {
     let t = ui::strings(req);
+    let c = csrf(state, req);
+    if !s.signed_in_within(state.config.reauth_seconds, state.now()) {
+        let reauth = Reauth {
+            password: s.account.password_login(),
+            idp_label: s.account.federation.as_ref().map(|f| t.sign_in_with.replace("{name}", &f.display_name)),
+        };
+        let view = SecurityView {
+            t,
+            csrf_token: &c.token,
+            email: &s.user.email,
+            totp: false,
+            recovery_left: String::new(),
+            passkeys: Vec::new(),
+            notice,
+            error,
+            reauth: Some(reauth),
+        };
+        return page_with_csrf(req, status, &view, c.new_cookie.clone());
+    }
     let (totp, left, keys) = match async {
         let totp = state.store.find_totp(&s.user.id).await?.is_some_and(|r| r.confirmed);
         let left = state.store.unused_recovery_codes(&s.user.id).await?;
@@ -672,7 +687,6 @@ async fn security_page(
             last_used: k.last_used_at.map(when).unwrap_or_default(),
         })
         .collect();
-    let c = csrf(state, req);
     let view = SecurityView {
         t,
         csrf_token: &c.token,
@@ -682,12 +696,28 @@ async fn security_page(
         passkeys,
         notice,
         error,
+        reauth: None,
     };
     allow_webauthn_script(page_with_csrf(req, status, &view, c.new_cookie.clone()))
 }
 
-/// The signed-in user and the checked form of a portal POST, or the response to give instead.
+/// The signed-in user and the checked form of a POST that changes the user's factors, or the response to give
+/// instead: the sign-in page without a session, the request to sign in again (403) when the session's sign-in is
+/// older than `reauth_seconds`.
 async fn portal_post(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(ActiveSession, Params), HttpResponse> {
+    let (s, form) = signed_in_form(state, req, payload).await?;
+    if !s.signed_in_within(state.config.reauth_seconds, state.now()) {
+        return Err(security_page(state, req, &s, StatusCode::FORBIDDEN, None, None).await);
+    }
+    Ok((s, form))
+}
+
+/// The session and the CSRF-checked form of a portal POST, or the response to give instead.
+async fn signed_in_form(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
@@ -702,6 +732,44 @@ async fn portal_post(
         return Err(error_page(req, StatusCode::BAD_REQUEST, ui::strings(req).csrf_failed));
     }
     Ok((s, form))
+}
+
+/// `POST /account/security/confirm`: the session's own user signs in again, as at the portal's sign-in but for this
+/// account and address only: the password, counted toward the address's lockout, then the second factor where the
+/// user has one or the account requires it (`/login/mfa`); or, with `with=idp`, the account's identity provider.
+/// The new session replaces the old one and goes back to the security page.
+async fn post_confirm(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (s, form) = match signed_in_form(&state, &req, payload).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let t = ui::strings(&req);
+    let wants_idp = form.get("with") == Some("idp");
+    if s.account.federation.is_some() && (wants_idp || !s.account.password_login()) {
+        return redirect_to_idp(&state, &req, &s.account, ReturnTo::Security).await;
+    }
+    if !s.account.password_login() {
+        return security_page(&state, &req, &s, StatusCode::BAD_REQUEST, None, Some(t.login_failed)).await;
+    }
+    let now = state.now();
+    let password = form.get("password").unwrap_or("");
+    let realm = Realm::Account(&s.account);
+    let next = ReturnTo::Security;
+    match sign_in(&state, &req, realm, &s.user.email, password, Surface::Portal, &next, false, now).await {
+        Ok(SignIn::Done { cookies, unsaved, .. }) => {
+            super::account::portal_signed_in(&state, &req, &unsaved, cookies, "/account/security", now).await
+        }
+        Ok(SignIn::SecondFactor(res)) => res,
+        Ok(SignIn::Failed) => {
+            security_page(&state, &req, &s, StatusCode::BAD_REQUEST, None, Some(t.login_failed)).await
+        }
+        Ok(SignIn::Locked { until }) => {
+            let message = locked_message(&req, until, now);
+            let org = Some(s.account.organization_id.as_str());
+            super::recovery::lockout_page(&state, &req, &message, None, org, "/account/security").await
+        }
+        Err(e) => unavailable(&req, &e),
+    }
 }
 
 async fn get_security(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -791,6 +859,9 @@ async fn post_recovery_codes(state: web::Data<AppState>, req: HttpRequest, paylo
 async fn post_register_options(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let (s, _) = match portal_post(&state, &req, payload).await {
         Ok(x) => x,
+        Err(res) if res.status() == StatusCode::FORBIDDEN => {
+            return json_error(StatusCode::FORBIDDEN, "reauthenticate")
+        }
         Err(_) => return json_error(StatusCode::BAD_REQUEST, "session"),
     };
     let started = match passkey::relying_party(&state.config.issuer) {

@@ -16,6 +16,13 @@ pub struct ActiveSession {
     pub how: Authentication,
 }
 
+impl ActiveSession {
+    /// Whether the user authenticated (the sign-in that started this session) within the last `seconds`.
+    pub fn signed_in_within(&self, seconds: i64, now: i64) -> bool {
+        now.saturating_sub(self.auth_time) <= seconds
+    }
+}
+
 /// How a session's user authenticated, for the `amr` and `idp` claims of its id_tokens (OIDC Core §2, RFC 8176).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Authentication {

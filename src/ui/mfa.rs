@@ -45,6 +45,8 @@ pub struct MfaStrings {
     pub security_link: &'static str,
     pub created: &'static str,
     pub last_used: &'static str,
+    pub reauth_title: &'static str,
+    pub reauth_intro: &'static str,
 }
 
 pub static EN: MfaStrings = MfaStrings {
@@ -86,6 +88,8 @@ pub static EN: MfaStrings = MfaStrings {
     security_link: "Sign-in security (two-step verification, passkeys)",
     created: "Added",
     last_used: "Last used",
+    reauth_title: "Confirm it's you",
+    reauth_intro: "You signed in a while ago. Sign in again to change how you sign in.",
 };
 
 pub static DE: MfaStrings = MfaStrings {
@@ -127,6 +131,8 @@ pub static DE: MfaStrings = MfaStrings {
     security_link: "Anmeldesicherheit (Bestätigung in zwei Schritten, Passkeys)",
     created: "Hinzugefügt",
     last_used: "Zuletzt benutzt",
+    reauth_title: "Bestätigen Sie, dass Sie es sind",
+    reauth_intro: "Ihre Anmeldung liegt eine Weile zurück. Melden Sie sich erneut an, um zu ändern, wie Sie sich anmelden.",
 };
 
 impl Strings {
@@ -192,4 +198,13 @@ pub struct SecurityView<'a> {
     pub passkeys: Vec<PasskeyRow>,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// The session's sign-in is too old for changes (`reauth_seconds`): the page asks to sign in again instead.
+    pub reauth: Option<Reauth>,
+}
+
+/// How the user of an older session signs in again: keyway's password, and/or the account's identity provider.
+pub struct Reauth {
+    pub password: bool,
+    /// "Sign in with <IdP>", when the account has one.
+    pub idp_label: Option<String>,
 }

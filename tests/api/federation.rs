@@ -581,13 +581,41 @@ async fn portal_signs_in_through_the_idp_and_home_realm_discovery(app: TestApp) 
     let to = res.headers()["location"].to_str().unwrap().to_string();
     assert!(to.starts_with(&idp.str("issuer")), "home-realm discovery sends the user to the IdP: {to}");
     // Follow it through the IdP into the portal.
-    let mut url = to;
+    through_the_idp(&app, to, "/account").await;
+    let portal = app.client.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(portal.status(), 200);
+    assert!(portal.text().await.unwrap().contains("demo@example.com"));
+
+    // Once the sign-in is older than `reauth_seconds`, changing second factors needs a new one: an IdP-only account
+    // gets it from its IdP (keyway holds no password to ask for), and comes back to the security page.
+    app.clock.advance(app.state.config.reauth_seconds + 1);
+    let page = app.client.get(app.url("/account/security")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"reauth-idp\"") && !page.contains("id=\"reauth-form\""), "{page}");
+    assert!(!page.contains("id=\"set-up-totp\""), "no changes offered before the new sign-in");
+    let csrf = crate::helpers::hidden(&page, "csrf_token").unwrap();
+    let res = app
+        .client
+        .post(app.url("/account/security/confirm"))
+        .form(&[("csrf_token", csrf.as_str()), ("with", "idp")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with(&idp.str("issuer")), "{to}");
+    through_the_idp(&app, to, "/account/security").await;
+    let page = app.client.get(app.url("/account/security")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"set-up-totp\""), "changes offered after the new sign-in: {page}");
+}
+
+/// Follows `url` through the test IdP (signing in there when it asks) until keyway redirects to `until`.
+async fn through_the_idp(app: &TestApp, mut url: String, until: &str) {
     let mut res = app.client.get(&url).send().await.unwrap();
     loop {
         if let Some(loc) = res.headers().get("location").map(|v| v.to_str().unwrap().to_string()) {
             url = resolve(&url, &loc);
-            if url == app.url("/account") {
-                break;
+            if url == app.url(until) {
+                return;
             }
             res = app.client.get(&url).send().await.unwrap();
             continue;
@@ -603,9 +631,6 @@ async fn portal_signs_in_through_the_idp_and_home_realm_discovery(app: TestApp) 
         url = resolve(&url, &action);
         res = app.client.post(&url).form(&fields).send().await.unwrap();
     }
-    let portal = app.client.get(app.url("/account")).send().await.unwrap();
-    assert_eq!(portal.status(), 200);
-    assert!(portal.text().await.unwrap().contains("demo@example.com"));
 }
 
 // --------------------------------------------------------------------------------------------------------------

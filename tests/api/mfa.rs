@@ -1,8 +1,8 @@
 //! Multi-factor authentication (issue 17 items 3, 4) on both backends: TOTP enrolment forced by the account policy,
 //! codes computed here by an independent RFC 6238 implementation (HMAC-SHA1 and RFC 4226 §5.3 truncation written
 //! out below, not keyway's totp-rs), replay refusal, the wrong-code lockout, single-use recovery codes, no code by
-//! any path before the second factor, `acr_values` step-up, `amr`/`acr` in the id_token, and a passkey of one user
-//! refused for another.
+//! any path before the second factor, `acr_values` step-up, `amr`/`acr` in the id_token, a passkey of one user
+//! refused for another, and the recent sign-in that changes to the factors need (`reauth_seconds`).
 use hmac::{Hmac, Mac};
 
 use crate::dual;
@@ -13,7 +13,9 @@ dual!(
     wrong_codes_lock_the_second_factor,
     no_code_by_any_path_before_the_second_factor,
     acr_values_step_up_and_claims,
-    license_api_password_alone_is_refused_under_mfa
+    license_api_password_alone_is_refused_under_mfa,
+    factor_changes_need_a_recent_sign_in,
+    signing_in_again_asks_for_the_second_factor_too
 );
 
 /// WebAuthn needs a domain as RP id (an IP address is none): this test's issuer is `http://localhost:<port>`.
@@ -373,4 +375,116 @@ async fn license_api_password_alone_is_refused_under_mfa(app: TestApp) {
     set_policy(&app, false, false).await;
     let res = app.activate(body).await;
     assert_eq!(res.status(), 200, "single-factor accounts keep password activation");
+}
+
+// --- changes to the factors need a recent sign-in ---------------------------------------------------------------
+
+/// The portal's sign-in as the demo user in `browser` (the password alone); the response.
+async fn portal_sign_in(app: &TestApp, browser: &reqwest::Client) -> reqwest::Response {
+    let page = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("csrf_token", hidden(&page, "csrf_token").unwrap()),
+        ("customer_account_code", "demo-customer".to_string()),
+        ("email", app.demo.user_email.clone()),
+        ("password", app.demo.user_password.clone()),
+    ];
+    browser.post(app.url("/login")).form(&form).send().await.unwrap()
+}
+
+async fn security_page(app: &TestApp, browser: &reqwest::Client) -> String {
+    let res = browser.get(app.url("/account/security")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|c| c.to_str().unwrap().strip_prefix("kw_session=").map(|v| v.split(';').next().unwrap().to_string()))
+}
+
+/// A session signed in longer ago than `reauth_seconds` sees the security page ask for a new sign-in instead of its
+/// changes, and every change is refused (403) until then: no authenticator set up, no recovery codes, no passkey
+/// ceremony. A wrong password is refused; the right one starts a new session (the old one ends) and the changes work.
+async fn factor_changes_need_a_recent_sign_in(app: TestApp) {
+    let b = app.new_browser();
+    let res = portal_sign_in(&app, &b).await;
+    assert_eq!(res.status(), 303);
+    let old_session = session_cookie(&res).expect("a session");
+    let page = security_page(&app, &b).await;
+    assert!(page.contains("id=\"set-up-totp\"") && !page.contains("id=\"reauth-form\""), "fresh: {page}");
+
+    app.clock.advance(app.state.config.reauth_seconds + 1);
+    let page = security_page(&app, &b).await;
+    assert!(page.contains("id=\"reauth-form\""), "{page}");
+    assert!(!page.contains("id=\"set-up-totp\"") && !page.contains("passkey-form"), "no changes offered: {page}");
+    let csrf = hidden(&page, "csrf_token").unwrap();
+    for path in ["/account/security/totp", "/account/security/recovery-codes", "/account/security/totp/remove"] {
+        let res = post_form(&b, app.url(path), &[("csrf_token", &csrf)]).await;
+        assert_eq!(res.status(), 403, "{path}");
+        assert!(!res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("kw_wa=")));
+        assert!(res.text().await.unwrap().contains("id=\"reauth-form\""), "{path} asks to sign in again");
+    }
+    let res = post_form(&b, app.url("/account/security/passkeys/options"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "reauthenticate");
+
+    let res =
+        post_form(&b, app.url("/account/security/confirm"), &[("csrf_token", &csrf), ("password", "wrong")]).await;
+    assert_eq!(res.status(), 400);
+    assert!(session_cookie(&res).is_none());
+    let body = res.text().await.unwrap();
+    assert!(body.contains("id=\"security-error\"") && body.contains("id=\"reauth-form\""), "{body}");
+    let pw = app.demo.user_password.clone();
+    let res = post_form(&b, app.url("/account/security/confirm"), &[("csrf_token", &csrf), ("password", &pw)]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account/security");
+    let new_session = session_cookie(&res).expect("a new session");
+    assert_ne!(new_session, old_session);
+    let page = security_page(&app, &b).await;
+    assert!(page.contains("id=\"set-up-totp\""), "changes offered again: {page}");
+    let res = post_form(&b, app.url("/account/security/totp"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("id=\"manual-key\""), "the enrolment starts");
+
+    // The old session ended with the new sign-in.
+    let res = app
+        .new_browser()
+        .get(app.url("/account"))
+        .header("cookie", format!("kw_session={old_session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the replaced session is signed out");
+}
+
+/// The new sign-in is a whole one: a user with an authenticator app passes it too, then lands on the security page
+/// with a session whose sign-in is fresh, and can remove the app.
+async fn signing_in_again_asks_for_the_second_factor_too(app: TestApp) {
+    set_policy(&app, true, false).await;
+    let (email, pw) = (app.demo.user_email.clone(), app.demo.user_password.clone());
+    let b = app.new_browser();
+    password_then_second_factor(&app, &b, &auth_url(&app, ""), &email, &pw).await;
+    let (secret, _, _) = enrol(&app, &b).await;
+    set_policy(&app, false, false).await;
+
+    app.clock.advance(app.state.config.reauth_seconds + 30);
+    let page = security_page(&app, &b).await;
+    assert!(page.contains("id=\"reauth-form\"") && !page.contains("id=\"remove-totp\""), "{page}");
+    let csrf = hidden(&page, "csrf_token").unwrap();
+    let res = post_form(&b, app.url("/account/security/confirm"), &[("csrf_token", &csrf), ("password", &pw)]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login/mfa", "the password alone is not the new sign-in");
+    assert!(session_cookie(&res).is_none(), "no session before the second factor");
+    let res = submit_code(&app, &b, &totp(&secret, app.clock.now())).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account/security");
+    let page = security_page(&app, &b).await;
+    assert!(page.contains("id=\"remove-totp\""), "{page}");
+    let csrf = hidden(&page, "csrf_token").unwrap();
+    let res = post_form(&b, app.url("/account/security/totp/remove"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(res.status(), 303);
+    let user = app.state.store.find_users_by_email_in_org(&demo_org(&app).await, &email).await.unwrap();
+    assert!(app.state.store.find_totp(&user[0].id).await.unwrap().is_none(), "the authenticator app is removed");
 }

@@ -50,6 +50,8 @@ pub enum Surface {
     HostedLogin,
     Portal,
     LicenseApi,
+    /// The portal's password change, which asks for the current password.
+    PasswordChange,
 }
 
 impl Surface {
@@ -58,6 +60,7 @@ impl Surface {
             Surface::HostedLogin => "hosted_login",
             Surface::Portal => "portal",
             Surface::LicenseApi => "license_api",
+            Surface::PasswordChange => "password_change",
         }
     }
 }
@@ -107,6 +110,11 @@ pub struct SignInOwed {
 }
 
 impl SignInOwed {
+    /// The throttle key whose count the verified password starts over.
+    pub fn throttle_key(&self) -> &str {
+        &self.throttle_key
+    }
+
     pub fn record(&self) -> SignInRecord<'_> {
         SignInRecord {
             throttle_key: &self.throttle_key,

@@ -184,7 +184,7 @@ pub async fn sign_in(
     now: i64,
 ) -> Result<SignIn, StoreError> {
     let key = state.cookie_key.expose();
-    let devices = req.cookie(DEVICE_COOKIE).map(|c| device::parse_cookie(c.value(), key)).unwrap_or_default();
+    let devices = device_tokens(state, req);
     let ip = client_ip(req);
     let attempt = Attempt { email, password, devices: &devices, surface, client_ip: ip.as_deref() };
     let outcome = password::authenticate(&state.password_check(), realm, &attempt, now).await?;
@@ -221,6 +221,11 @@ pub async fn sign_in(
         cookies: vec![session_cookie, device_cookie],
         unsaved: Box::new(Unsaved { owed, session: record, replaces, written: AtomicBool::new(false) }),
     })
+}
+
+/// The browser's device tokens (issue 13 item 4) whose signature verifies: the users it signed in as before.
+pub fn device_tokens(state: &AppState, req: &HttpRequest) -> Vec<device::DeviceToken> {
+    req.cookie(DEVICE_COOKIE).map(|c| device::parse_cookie(c.value(), state.cookie_key.expose())).unwrap_or_default()
 }
 
 /// A password sign-in's writes, not yet made: see [`SignIn::Done`].

@@ -5,9 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::account::{current, see_other};
+use super::login::{device_tokens, locked_message};
 use super::recovery::page_context;
 use super::web::{self as ui, client_ip, csrf, csrf_valid, error_page, page_with_csrf, unavailable, SESSION_COOKIE};
-use crate::auth::recovery::{self, ResetError};
+use crate::auth::recovery::{self, PasswordChange, ResetError};
 use crate::crypto::secrets::hash_token;
 use crate::state::AppState;
 use crate::ui::recovery::{DeactivateView, PasswordChangeView};
@@ -93,26 +94,19 @@ async fn post_password(state: web::Data<AppState>, req: HttpRequest, payload: we
     }
     let keep = req.cookie(SESSION_COOKIE).map(|c| hash_token(c.value())).unwrap_or_default();
     let ip = client_ip(&req);
-    let (current_pw, new_pw, confirm) = (
-        p.get("current_password").unwrap_or(""),
-        p.get("new_password").unwrap_or(""),
-        p.get("confirm_password").unwrap_or(""),
-    );
-    let result = recovery::change_password(
-        &state.store,
-        &state.passwords,
-        &s.user,
-        current_pw,
-        new_pw,
-        confirm,
-        &keep,
-        ip.as_deref(),
-        now,
-    )
-    .await;
-    match result {
+    let devices = device_tokens(&state, &req);
+    let change = PasswordChange {
+        current: p.get("current_password").unwrap_or(""),
+        password: p.get("new_password").unwrap_or(""),
+        confirm: p.get("confirm_password").unwrap_or(""),
+        devices: &devices,
+        keep: &keep,
+        client_ip: ip.as_deref(),
+    };
+    match recovery::change_password(&state.password_check(), &s.account, &s.user, &change, now).await {
         Ok(()) => see_other("/account?notice=password"),
         Err(ResetError::WrongPassword) => password_page(&state, &req, Some(r.current_wrong)).await,
+        Err(ResetError::Locked { until }) => password_page(&state, &req, Some(&locked_message(&req, until, now))).await,
         Err(ResetError::WeakPassword) => password_page(&state, &req, Some(r.password_weak)).await,
         Err(ResetError::Mismatch) => password_page(&state, &req, Some(r.password_mismatch)).await,
         Err(ResetError::Store(e)) => unavailable(&req, &e),

@@ -290,4 +290,66 @@ dual!(
     forgot_password_is_limited_per_address_and_per_client,
     logo_of_wrong_type_or_size_is_refused,
     full_license_gets_a_seat_notice_after_sign_in,
+    password_change_checks_the_current_password_under_the_lockout,
 );
+
+/// Posts the portal's password change form from `browser`; (status, page).
+async fn change_password(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> (u16, String) {
+    let page = browser.get(app.url("/account/password")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = hidden(&page.text().await.unwrap(), "csrf_token").unwrap();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("current_password", current),
+        ("new_password", new),
+        ("confirm_password", confirm),
+    ];
+    let res = browser.post(app.url("/account/password")).form(&form).send().await.unwrap();
+    let status = res.status().as_u16();
+    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    (status, location.unwrap_or(res.text().await.unwrap()))
+}
+
+/// The portal's password change: the new password's rules; the current password checked through the one password
+/// path, so wrong guesses count toward the browser's lockout (ten for a browser the user signed in with) and, once
+/// locked, even the right one is not checked and nothing changes; after the lock the change goes through, the user's
+/// other sessions end, and only the new password signs in.
+async fn password_change_checks_the_current_password_under_the_lockout(app: TestApp) {
+    let (email, pw) = (app.demo.user_email.clone(), app.demo.user_password.clone());
+    let new_pw = "a-brand-new-password-2";
+    let (b, other) = (app.new_browser(), app.new_browser());
+    assert_eq!(sign_in(&app, &b, &email, &pw).await, Signed::In);
+    assert_eq!(sign_in(&app, &other, &email, &pw).await, Signed::In);
+
+    let (status, page) = change_password(&app, &b, &pw, new_pw, "something else").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("The two passwords are not the same."), "{page}");
+    let (status, page) = change_password(&app, &b, &pw, "short", "short").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("at least 8 characters"), "{page}");
+
+    for i in 0..app.state.config.lockout_device_threshold {
+        let (status, page) = change_password(&app, &b, &format!("guess {i}"), new_pw, new_pw).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("The current password is not correct."), "guess {i}: {page}");
+    }
+    let (status, page) = change_password(&app, &b, &pw, new_pw, new_pw).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Too many failed sign-in attempts"), "locked, the right password not checked: {page}");
+    assert_eq!(sign_in(&app, &app.new_browser(), &email, &pw).await, Signed::In, "the password did not change");
+
+    app.clock.advance(app.state.config.lockout_seconds + 1);
+    let (status, location) = change_password(&app, &b, &pw, new_pw, new_pw).await;
+    assert_eq!((status, location.as_str()), (303, "/account?notice=password"));
+    let res = other.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "the user's other session ended");
+    assert_eq!(b.get(app.url("/account")).send().await.unwrap().status(), 200, "the one that asked stays");
+    assert_eq!(sign_in(&app, &app.new_browser(), &email, &pw).await, Signed::Failed);
+    assert_eq!(sign_in(&app, &app.new_browser(), &email, new_pw).await, Signed::In);
+}

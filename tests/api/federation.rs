@@ -608,6 +608,57 @@ async fn portal_signs_in_through_the_idp_and_home_realm_discovery(app: TestApp) 
     assert!(page.contains("id=\"set-up-totp\""), "changes offered after the new sign-in: {page}");
 }
 
+/// The account policy `after_idp` (issue 17): after the real IdP, keyway's own second factor: an authenticator is
+/// enrolled before any code, the next federated sign-in passes a TOTP code, the id_token says `fed`, `otp` and `mfa`;
+/// with the policy off, the IdP's sign-in alone issues the code again.
+async fn after_idp_policy_adds_keyways_second_factor_to_the_idps(app: TestApp) {
+    use crate::mfa::{base32_decode, manual_key, totp};
+    use keyway::store::mfa::MfaPolicy;
+    let idp = oidc_idp(&app, json!({})).await;
+    set_oidc(&app, "demo-customer", &idp.str("issuer"), false, false).await;
+    let acct = account(&app, "demo-customer").await;
+    let policy = |after_idp| MfaPolicy { required: false, after_idp };
+    app.state.store.set_mfa_policy(&acct.id, policy(true), app.clock.now()).await.unwrap();
+
+    let post = |client: &reqwest::Client, path: &str, form: Vec<(&str, String)>| {
+        let req = client.post(app.url(path)).form(&form);
+        async move { req.send().await.unwrap() }
+    };
+    let (status, page) =
+        walk(&app.client, &code_url(&app, "demo-customer"), "demo@example.com", "login", None).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"manual-key\""), "enrolment after the IdP, before any code: {page}");
+    let secret = base32_decode(&manual_key(&page));
+    let csrf = crate::helpers::hidden(&page, "csrf_token").unwrap();
+    let code = totp(&secret, app.clock.now());
+    let res = post(&app.client, "/login/mfa/enrol", vec![("csrf_token", csrf.clone()), ("code", code)]).await;
+    assert_eq!(res.status(), 200, "the recovery codes");
+    let res = post(&app.client, "/login/mfa/continue", vec![("csrf_token", csrf)]).await;
+    assert_eq!(res.status(), 303);
+    let id = jwt_claims(redeem(&app, res.headers()["location"].to_str().unwrap()).await["id_token"].as_str().unwrap());
+    let amr: Vec<&str> = id["amr"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(amr.contains(&"fed") && amr.contains(&"otp") && amr.contains(&"mfa"), "{amr:?}");
+    assert_eq!(id["acr"], "urn:keyway:mfa");
+
+    // A new browser: the IdP, then the code of the authenticator just enrolled.
+    app.clock.advance(30);
+    let b = app.new_browser();
+    let (status, page) = walk(&b, &code_url(&app, "demo-customer"), "demo@example.com", "login", None).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("name=\"code\"") && !page.contains("id=\"manual-key\""), "the challenge: {page}");
+    let csrf = crate::helpers::hidden(&page, "csrf_token").unwrap();
+    let res = post(&b, "/login/mfa", vec![("csrf_token", csrf), ("code", totp(&secret, app.clock.now()))]).await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"].to_str().unwrap().starts_with(CALLBACK));
+
+    // The policy off: the IdP's sign-in is enough.
+    app.state.store.set_mfa_policy(&acct.id, policy(false), app.clock.now()).await.unwrap();
+    let loc =
+        walk(&app.new_browser(), &code_url(&app, "demo-customer"), "demo@example.com", "login", None).await.callback();
+    let id = jwt_claims(redeem(&app, &loc).await["id_token"].as_str().unwrap());
+    assert!(!id["amr"].as_array().unwrap().iter().any(|m| m == "otp"), "{id}");
+}
+
 /// Follows `url` through the test IdP (signing in there when it asks) until keyway redirects to `until`.
 async fn through_the_idp(app: &TestApp, mut url: String, until: &str) {
     let mut res = app.client.get(&url).send().await.unwrap();
@@ -875,6 +926,7 @@ dual!(
     unreachable_idp_answers_temporarily_unavailable,
     oidc_wrong_client_secret_is_a_server_error_for_the_product,
     portal_signs_in_through_the_idp_and_home_realm_discovery,
+    after_idp_policy_adds_keyways_second_factor_to_the_idps,
     saml_login_to_code_and_activation,
     saml_cancel_jit_and_idp_initiated,
     saml_forged_responses_are_refused,

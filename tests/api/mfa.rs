@@ -35,7 +35,7 @@ mod passkey_of_another_user_is_refused {
 }
 
 /// RFC 4648 base32 (upper case, spaces ignored, no padding).
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
     for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
@@ -52,7 +52,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 }
 
 /// RFC 6238 TOTP (SHA-1, 30 s, 6 digits) as RFC 4226 §5.3 defines the truncation.
-fn totp(secret: &[u8], unix: i64) -> String {
+pub(crate) fn totp(secret: &[u8], unix: i64) -> String {
     let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret).unwrap();
     mac.update(&((unix / 30) as u64).to_be_bytes());
     let h = mac.finalize().into_bytes();
@@ -70,7 +70,7 @@ fn independent_totp_matches_rfc6238_appendix_b() {
     assert_eq!(base32_decode("GEZDGNBVGY3TQOJQ"), b"1234567890");
 }
 
-fn manual_key(html: &str) -> String {
+pub(crate) fn manual_key(html: &str) -> String {
     let start = html.find("id=\"manual-key\">").expect("manual key") + "id=\"manual-key\">".len();
     html[start..].split('<').next().unwrap().to_string()
 }

@@ -124,12 +124,12 @@ async fn post_deactivate_device(
         return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
     }
     let Ok(id) = path.into_inner().parse::<i64>() else {
-        return error_page(&req, StatusCode::NOT_FOUND, "No such device.");
+        return error_page(&req, StatusCode::NOT_FOUND, ui::strings(&req).no_such_device);
     };
     let ip = client_ip(&req);
     match portal::deactivate_device(&state.store, &s.user, &Actor::user(&s.user.id), id, ip.as_deref(), now).await {
         Ok(()) => see_other("/account?notice=deactivated"),
-        Err(PortalError::NoSuchDevice) => error_page(&req, StatusCode::NOT_FOUND, "No such active device."),
+        Err(PortalError::NoSuchDevice) => error_page(&req, StatusCode::NOT_FOUND, ui::strings(&req).no_such_device),
         Err(PortalError::Store(e)) => unavailable(&req, &e),
     }
 }

@@ -34,7 +34,7 @@ async fn post_authorize(state: web::Data<AppState>, req: HttpRequest, payload: w
     };
     match std::str::from_utf8(&body) {
         Ok(raw) => authorize(&state, &req, raw).await,
-        Err(_) => error_page(&req, StatusCode::BAD_REQUEST, "The request is not valid UTF-8."),
+        Err(_) => error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).not_utf8),
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::account::see_other;
-use super::web::{client_ip, cookie, error_page, unavailable, SESSION_COOKIE};
+use super::web::{self as ui, client_ip, cookie, error_page, unavailable, SESSION_COOKIE};
 use crate::encoding::component as encode;
 use crate::params::Params;
 use crate::sso::{self, Landing, Manager, MintRequest, RedeemContext, SsoError, KIND_CODE, KIND_NONCE, ONE_TIME_TTL};
@@ -297,14 +297,14 @@ async fn post_native_code(
 /// product's login flow.
 async fn get_sso(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let Ok(p) = Params::parse(req.query_string()) else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in link is malformed.");
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).link_malformed);
     };
     let (kind, token) = match (p.get("nonce"), p.get("code")) {
         (Some(n), None) => (KIND_NONCE, n),
         (None, Some(c)) => (KIND_CODE, c),
-        _ => return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in link is malformed."),
+        _ => return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).link_malformed),
     };
-    let invalid = "This sign-in link is invalid, has expired or was already used.";
+    let invalid = ui::strings(&req).sso_link_invalid;
     let ip = client_ip(&req);
     let old = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
     let ctx = RedeemContext {

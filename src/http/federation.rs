@@ -63,7 +63,7 @@ fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
 /// portal's).
 async fn get_start(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let Ok(p) = Params::parse(req.query_string()) else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in link is malformed.");
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).link_malformed);
     };
     if let Some(raw) = p.get("authz") {
         let areq = match authorize::validate(&state.store, raw).await {
@@ -78,7 +78,7 @@ async fn get_start(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
         };
     }
     let Some(account_id) = p.get("account") else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in link is malformed.");
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).link_malformed);
     };
     match state.store.find_customer_account(account_id).await {
         Ok(Some(account)) if account.federation.is_some() => {
@@ -91,7 +91,7 @@ async fn get_start(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
 
 async fn get_oidc_callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let Ok(p) = Params::parse(req.query_string()) else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in response is malformed.");
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).response_malformed);
     };
     let cb = OidcCallback { state: p.get("state"), code: p.get("code"), error: p.get("error"), iss: p.get("iss") };
     let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_string());
@@ -116,7 +116,7 @@ async fn post_saml_acs(
     let Some(form) =
         std::str::from_utf8(&body).ok().and_then(|raw| Params::parse_with_limit(raw, super::MAX_BODY).ok())
     else {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-in response could not be read.");
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).response_unreadable);
     };
     let (Some(response), Some(relay)) = (form.get("SAMLResponse"), form.get("RelayState")) else {
         // An IdP-initiated response has no RelayState of ours: refused (it answers no request of ours).

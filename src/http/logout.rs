@@ -116,7 +116,7 @@ async fn post_logout(state: web::Data<AppState>, req: HttpRequest, payload: web:
         Err(page) => return page,
     };
     if !csrf_valid(&state, &req, p.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, "The sign-out form expired. Please try again.");
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).sign_out_expired);
     }
     match end_sessions(&state, &req, None).await {
         Ok(()) => finished(&state, &req, None),

@@ -186,7 +186,7 @@ fn enrol_page(
     let Some(e) = mfa::open(key, &user.id, sealed)
         .and_then(|s| totp::enrolment(&s, &issuer_label(&state.config.issuer), &user.email))
     else {
-        return error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.");
+        return error_page(req, StatusCode::INTERNAL_SERVER_ERROR, ui::strings(req).page_failed);
     };
     let c = csrf(state, req);
     let view = EnrolView {
@@ -237,7 +237,7 @@ async fn get_challenge(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
         Some(s) => s,
         None => {
             let Some(s) = new_sealed_secret(&state, &p.user.id) else {
-                return error_page(&req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.");
+                return error_page(&req, StatusCode::INTERNAL_SERVER_ERROR, ui::strings(&req).page_failed);
             };
             if let Err(e) = state.store.update_pending(&p.rec.id_hash, Some(&s), None).await {
                 return unavailable(&req, &e);
@@ -450,7 +450,7 @@ fn passkey_failure(req: &HttpRequest, e: &PasskeyError) -> HttpResponse {
         PasskeyError::Store(s) => unavailable(req, s),
         PasskeyError::Config(c) => {
             tracing::error!(error = %c, "WebAuthn configuration");
-            error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.")
+            error_page(req, StatusCode::INTERNAL_SERVER_ERROR, ui::strings(req).page_failed)
         }
         other => {
             tracing::info!(error = %other, "passkey refused");
@@ -787,7 +787,7 @@ async fn post_totp_start(state: web::Data<AppState>, req: HttpRequest, payload: 
         Err(res) => return res,
     };
     let Some(sealed) = new_sealed_secret(&state, &s.user.id) else {
-        return error_page(&req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.");
+        return error_page(&req, StatusCode::INTERNAL_SERVER_ERROR, ui::strings(&req).page_failed);
     };
     let now = state.now();
     let value = random_token();

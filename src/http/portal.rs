@@ -27,7 +27,7 @@ async fn get_deactivate(state: web::Data<AppState>, req: HttpRequest, path: web:
         Err(e) => return unavailable(&req, &e),
     };
     let Ok(id) = path.into_inner().parse::<i64>() else {
-        return error_page(&req, StatusCode::NOT_FOUND, "No such device.");
+        return error_page(&req, StatusCode::NOT_FOUND, ui::strings(&req).no_such_device);
     };
     let licenses = match crate::license::portal::overview(&state.store, &s.user).await {
         Ok(l) => l,
@@ -36,7 +36,7 @@ async fn get_deactivate(state: web::Data<AppState>, req: HttpRequest, path: web:
     let Some((product, device)) =
         licenses.iter().find_map(|l| l.devices.iter().find(|d| d.id == id).map(|d| (&l.product_name, &d.label)))
     else {
-        return error_page(&req, StatusCode::NOT_FOUND, "No such active device.");
+        return error_page(&req, StatusCode::NOT_FOUND, ui::strings(&req).no_such_device);
     };
     let ctx = match page_context(&state, &req, None, Some(&s.account.organization_id)).await {
         Ok(c) => c,

@@ -126,7 +126,7 @@ pub fn page_with_csrf<T: Template>(
         }
         Err(e) => {
             tracing::error!(error = %e, path = req.path(), "rendering a page failed");
-            error_page(req, StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.")
+            error_page(req, StatusCode::INTERNAL_SERVER_ERROR, strings(req).page_failed)
         }
     }
 }
@@ -156,7 +156,7 @@ pub fn unavailable(req: &HttpRequest, e: &StoreError) -> HttpResponse {
 /// A method a hosted page does not take: the error page, 405 with `Allow` (RFC 9110 §15.5.6), not actix's empty
 /// answer.
 pub fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
-    let mut res = error_page(req, StatusCode::METHOD_NOT_ALLOWED, "This address does not take this kind of request.");
+    let mut res = error_page(req, StatusCode::METHOD_NOT_ALLOWED, strings(req).method_not_allowed);
     res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     res
 }
@@ -207,9 +207,9 @@ pub fn too_many_requests(req: &HttpRequest, wait: crate::ratelimit::RetryAfter) 
 pub async fn form(req: &HttpRequest, payload: actix_web::web::Payload) -> Result<crate::params::Params, HttpResponse> {
     let body = super::read_body(payload).await.map_err(|e| error_page(req, status_of(&e), &e.to_string()))?;
     let raw = std::str::from_utf8(&body)
-        .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))?;
+        .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, strings(req).form_unreadable))?;
     crate::params::Params::parse(raw)
-        .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, "The form could not be read."))
+        .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, strings(req).form_unreadable))
 }
 
 pub fn status_of(e: &super::BodyError) -> StatusCode {

@@ -47,6 +47,17 @@ pub struct Strings {
     pub fed_not_in_account: &'static str,
     pub fed_disabled: &'static str,
     pub enter_account_or_email: &'static str,
+    /// Error pages of malformed requests and of what the server could not do.
+    pub page_failed: &'static str,
+    pub link_malformed: &'static str,
+    pub response_malformed: &'static str,
+    pub response_unreadable: &'static str,
+    pub no_such_device: &'static str,
+    pub form_unreadable: &'static str,
+    pub method_not_allowed: &'static str,
+    pub not_utf8: &'static str,
+    pub sign_out_expired: &'static str,
+    pub sso_link_invalid: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -100,6 +111,16 @@ pub static EN: Strings = Strings {
         customer account. Please ask your administrator for access.",
     fed_disabled: "Your user is disabled. Please contact your administrator.",
     enter_account_or_email: "Enter your customer account, or the e-mail address your organization signs you in with.",
+    page_failed: "The page could not be shown.",
+    link_malformed: "The sign-in link is malformed.",
+    response_malformed: "The sign-in response is malformed.",
+    response_unreadable: "The sign-in response could not be read.",
+    no_such_device: "No such active device.",
+    form_unreadable: "The form could not be read.",
+    method_not_allowed: "This address does not take this kind of request.",
+    not_utf8: "The request is not valid UTF-8.",
+    sign_out_expired: "The sign-out form expired. Please try again.",
+    sso_link_invalid: "This sign-in link is invalid, has expired or was already used.",
 };
 
 pub static DE: Strings = Strings {
@@ -156,6 +177,16 @@ pub static DE: Strings = Strings {
     fed_disabled: "Ihr Benutzer ist deaktiviert. Bitte wenden Sie sich an Ihre Administration.",
     enter_account_or_email: "Geben Sie Ihr Kundenkonto ein oder die E-Mail-Adresse, mit der Ihre Organisation Sie \
         anmeldet.",
+    page_failed: "Die Seite konnte nicht angezeigt werden.",
+    link_malformed: "Der Anmeldelink ist fehlerhaft.",
+    response_malformed: "Die Antwort auf die Anmeldung ist fehlerhaft.",
+    response_unreadable: "Die Antwort auf die Anmeldung konnte nicht gelesen werden.",
+    no_such_device: "Dieses aktive Gerät gibt es nicht.",
+    form_unreadable: "Das Formular konnte nicht gelesen werden.",
+    method_not_allowed: "Diese Adresse nimmt diese Art von Anfrage nicht an.",
+    not_utf8: "Die Anfrage ist kein gültiges UTF-8.",
+    sign_out_expired: "Das Abmeldeformular ist abgelaufen. Bitte versuchen Sie es erneut.",
+    sso_link_invalid: "Dieser Anmeldelink ist ungültig, abgelaufen oder wurde bereits verwendet.",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

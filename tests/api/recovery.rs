@@ -291,7 +291,43 @@ dual!(
     logo_of_wrong_type_or_size_is_refused,
     full_license_gets_a_seat_notice_after_sign_in,
     password_change_checks_the_current_password_under_the_lockout,
+    handler_error_pages_speak_the_browsers_language,
 );
+
+/// The error pages handlers write themselves (a malformed or used sign-in link, an unknown device, a malformed
+/// federation start) are in the browser's language like the rest of the hosted UI (docs/ACCESSIBILITY.md listed them
+/// as English only).
+async fn handler_error_pages_speak_the_browsers_language(app: TestApp) {
+    let get = |path: &str, lang: &str, browser: &reqwest::Client| {
+        let req = browser.get(app.url(path)).header("accept-language", lang);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let b = app.new_browser();
+    let cases = [
+        ("/sso", 400, "The sign-in link is malformed.", "Der Anmeldelink ist fehlerhaft."),
+        (
+            "/sso?nonce=never-issued",
+            400,
+            "This sign-in link is invalid, has expired or was already used.",
+            "Dieser Anmeldelink ist ungültig, abgelaufen oder wurde bereits verwendet.",
+        ),
+        ("/federation/start", 400, "The sign-in link is malformed.", "Der Anmeldelink ist fehlerhaft."),
+    ];
+    for (path, status, en, de) in cases {
+        let (s, page) = get(path, "en", &b).await;
+        assert!(s == status && page.contains(en), "{path} in English: {s} {page}");
+        let (s, page) = get(path, "de-DE,de;q=0.9", &b).await;
+        assert!(s == status && page.contains(de) && !page.contains(en), "{path} in German: {s} {page}");
+    }
+    assert_eq!(sign_in(&app, &b, &app.demo.user_email, &app.demo.user_password).await, Signed::In);
+    let (s, page) = get("/account/devices/999999/deactivate", "de", &b).await;
+    assert!(s == 404 && page.contains("Dieses aktive Gerät gibt es nicht."), "{s} {page}");
+    let (s, page) = get("/account/devices/not-a-number/deactivate", "en", &b).await;
+    assert!(s == 404 && page.contains("No such active device."), "{s} {page}");
+}
 
 /// Posts the portal's password change form from `browser`; (status, page).
 async fn change_password(

@@ -178,7 +178,8 @@ pub async fn portal_login_page(
         csrf_token: &c.token,
         authz: "",
         organization: form.org.unwrap_or(""),
-        product_name: t.account_title,
+        // "Sign in to <the organization>" from a vendor's portal link with its branding, else to the license portal.
+        product_name: ctx.brand.name.as_deref().unwrap_or(t.license_portal),
         account_name: None,
         ask_account: true,
         account_value: form.account_code,

@@ -58,6 +58,11 @@ pub struct Strings {
     pub not_utf8: &'static str,
     pub sign_out_expired: &'static str,
     pub sso_link_invalid: &'static str,
+    /// Put before a page's title when its form came back with an error (WCAG 2.2 technique G199: the title is what
+    /// a screen reader announces first).
+    pub error_prefix: &'static str,
+    /// What the portal's sign-in signs in to, after `sign_in_to`, when no organization's name is known.
+    pub license_portal: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -121,6 +126,8 @@ pub static EN: Strings = Strings {
     not_utf8: "The request is not valid UTF-8.",
     sign_out_expired: "The sign-out form expired. Please try again.",
     sso_link_invalid: "This sign-in link is invalid, has expired or was already used.",
+    error_prefix: "Error:",
+    license_portal: "your license portal",
 };
 
 pub static DE: Strings = Strings {
@@ -187,6 +194,8 @@ pub static DE: Strings = Strings {
     not_utf8: "Die Anfrage ist kein gültiges UTF-8.",
     sign_out_expired: "Das Abmeldeformular ist abgelaufen. Bitte versuchen Sie es erneut.",
     sso_link_invalid: "Dieser Anmeldelink ist ungültig, abgelaufen oder wurde bereits verwendet.",
+    error_prefix: "Fehler:",
+    license_portal: "Ihrem Lizenzportal",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

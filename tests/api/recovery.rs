@@ -292,7 +292,45 @@ dual!(
     full_license_gets_a_seat_notice_after_sign_in,
     password_change_checks_the_current_password_under_the_lockout,
     handler_error_pages_speak_the_browsers_language,
+    failed_forms_say_so_in_the_title_and_the_portal_names_what_it_signs_in_to,
 );
+
+/// A form that comes back with an error says "Error:" first in its title, the first thing a screen reader announces
+/// (WCAG technique G199), in the page's language; the portal's sign-in names the vendor of its portal link (their
+/// branding's name), else "your license portal", instead of its own page title ("Sign in to Your licenses").
+async fn failed_forms_say_so_in_the_title_and_the_portal_names_what_it_signs_in_to(app: TestApp) {
+    let b = app.new_browser();
+    let page = crate::lockout::login_page(&app, &b).await;
+    assert!(page.contains("<title>Sign in · keyway</title>"), "{page}");
+    let res = crate::lockout::post_login(&app, &b, &page, &app.demo.user_email, "wrong password").await;
+    assert!(res.text().await.unwrap().contains("<title>Error: Sign in · keyway</title>"));
+    assert_eq!(sign_in(&app, &b, &app.demo.user_email, &app.demo.user_password).await, Signed::In);
+    let (status, page) = change_password(&app, &b, "x", "short", "short").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("<title>Error: Change password · keyway</title>"), "{page}");
+
+    let german = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers([(reqwest::header::ACCEPT_LANGUAGE, "de".parse().unwrap())].into_iter().collect())
+        .build()
+        .unwrap();
+    let page = crate::lockout::login_page(&app, &german).await;
+    let res = crate::lockout::post_login(&app, &german, &page, &app.demo.user_email, "falsch").await;
+    assert!(res.text().await.unwrap().contains("<title>Fehler: Anmelden · keyway</title>"));
+    let page = german.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Anmelden bei <strong>Ihrem Lizenzportal</strong>"), "{page}");
+
+    let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in to <strong>your license portal</strong>"), "{page}");
+    let (store, now) = (&app.state.store, app.state.now());
+    let org = store.find_client(&app.demo.client_id).await.unwrap().unwrap().organization_id.clone();
+    let mut args = set_args(&org, None);
+    args.target.product = None;
+    keyway::cli::branding::run(store, BrandingCmd::Set(args), now).await.unwrap();
+    let page = b.get(app.url(&format!("/login?org={org}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in to <strong>Acme Studio</strong>"), "{page}");
+}
 
 /// The error pages handlers write themselves (a malformed or used sign-in link, an unknown device, a malformed
 /// federation start) are in the browser's language like the rest of the hosted UI (docs/ACCESSIBILITY.md listed them

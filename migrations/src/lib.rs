@@ -10,6 +10,7 @@ mod m20261202_000001_ui_recovery;
 mod m20261202_000002_mfa;
 mod m20261202_000003_keys;
 mod m20261203_000001_lean_audit;
+mod m20261204_000001_throttle_device_keys;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_mfa::Migration),
             Box::new(m20261202_000003_keys::Migration),
             Box::new(m20261203_000001_lean_audit::Migration),
+            Box::new(m20261204_000001_throttle_device_keys::Migration),
         ]
     }
 }

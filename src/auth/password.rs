@@ -300,17 +300,19 @@ pub fn normalise(email: &str) -> String {
     email.trim().nfkc().collect::<String>().to_lowercase()
 }
 
-/// The throttle key of (account, e-mail[, device]): hashed, so the table holds no addresses.
+/// The throttle key of (account, e-mail[, device]): hashed, so the table holds no addresses. A device's key is the
+/// address's key, `:` and the device's hash, so clearing the address's key clears its devices' too (a password reset
+/// proves control of the mailbox: the user's own browsers start over with the rest, `store::throttle`).
 pub fn throttle_key(account_id: &str, email: &str, device_id: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(account_id.as_bytes());
     h.update(b"\0");
     h.update(normalise(email).as_bytes());
-    if let Some(d) = device_id {
-        h.update(b"\0");
-        h.update(d.as_bytes());
+    let address = hex(&h.finalize());
+    match device_id {
+        Some(d) => format!("{address}:{}", &hex(&Sha256::digest(d.as_bytes()))[..32]),
+        None => address,
     }
-    hex(&h.finalize())
 }
 
 #[cfg(test)]
@@ -324,6 +326,14 @@ mod tests {
         assert_eq!(throttle_key("acct", "ｄｅｍｏ@example.com", None), k, "full-width letters fold (NFKC)");
         assert_ne!(throttle_key("other", "demo@example.com", None), k, "per account");
         assert_ne!(throttle_key("acct", "demo@example.com", Some("dev1")), k, "a known device counts apart");
+        assert_ne!(
+            throttle_key("acct", "demo@example.com", Some("dev2")),
+            throttle_key("acct", "demo@example.com", Some("dev1"))
+        );
+        assert!(
+            throttle_key("acct", "Demo@example.com", Some("dev1")).starts_with(&format!("{k}:")),
+            "a device's key extends its address's, so clearing the address clears it"
+        );
         assert_ne!(
             throttle_key("acct", "dеmo@example.com", None),
             k,

@@ -2,8 +2,8 @@
 //!
 //! A link carries a 256-bit random token; only its SHA-256 is stored (`one_time_tokens`). A reset link lives 30
 //! minutes; issuing a newer one invalidates the older (only the latest mail works); using it claims it with one
-//! conditional UPDATE, so it works once. A new password ends every session of the user and clears the shared
-//! lockout counter of the address (the user proved control of the mailbox).
+//! conditional UPDATE, so it works once. A new password ends every session of the user and clears the address's
+//! lockout counters, those of the user's own browsers included (the user proved control of the mailbox).
 use crate::audit::{self, Actor};
 use crate::auth::device::DeviceToken;
 use crate::auth::password::{self, throttle_key, Attempt, Outcome, PasswordCheck, Realm, Surface};
@@ -154,8 +154,8 @@ pub fn check_new_password(password: &str, confirm: &str) -> Result<(), ResetErro
     Ok(())
 }
 
-/// The lockout counters a new password clears: the address's shared counter in its account and in its
-/// organization (the License API's username realm).
+/// The lockout counters a new password clears: the address's counter in its account (with its browsers' under it,
+/// `store::throttle::FORGET`) and in its organization (the License API's username realm).
 async fn throttle_keys(store: &Store, user: &LicenseUser) -> Result<Vec<String>, StoreError> {
     let mut keys = vec![throttle_key(&user.customer_account_id, &user.email, None)];
     if let Some(a) = store.find_customer_account(&user.customer_account_id).await? {
@@ -231,8 +231,9 @@ pub async fn change_password(
         Outcome::Locked { until } => return Err(ResetError::Locked { until }),
     };
     let hash = check.passwords.hash(change.password).await.map_err(|e| ResetError::Hash(e.to_string()))?;
-    let mut keys = throttle_keys(check.store, user).await?;
-    keys.push(verified.owed.throttle_key().to_string());
+    // The address's keys, and with them the key this check counted on (the address's or one of its devices').
+    let keys = throttle_keys(check.store, user).await?;
+    debug_assert!(keys.iter().any(|k| verified.owed.throttle_key().starts_with(k.as_str())));
     check.store.set_password(&user.id, &hash, false, Some(change.keep), &keys, None).await?;
     record(check.store, user, "password_change", change.client_ip, now).await;
     Ok(())

@@ -75,7 +75,7 @@ impl Store {
             None => tx.execute("DELETE FROM sessions WHERE license_user_id = $1", params![user_id]).await?,
         };
         for k in throttle_keys {
-            tx.execute("DELETE FROM login_throttles WHERE key = $1", params![k]).await?;
+            tx.execute(super::throttle::FORGET, params![k]).await?;
         }
         tx.commit().await?;
         Ok(true)

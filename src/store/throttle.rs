@@ -27,6 +27,13 @@ macro_rules! clear {
 }
 pub(crate) use clear;
 
+/// Forgets the counter and lock of the address key `$1` and of every device key under it (`<address key>:<device>`,
+/// `auth::password::throttle_key`): a new password (reset by mail, or changed knowing the old one) starts every count
+/// of the address over, the user's own browsers included. `substr` rather than a range on the key: PostgreSQL's
+/// default collation need not order `:` bytewise. The scan is of a table whose rows live one lockout window.
+pub(crate) const FORGET: &str =
+    "DELETE FROM login_throttles WHERE key = $1 OR substr(key, 1, length($1) + 1) = $1 || ':'";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     /// This is attempt number `attempt` (1-based) of the window: check the password.
@@ -91,10 +98,10 @@ impl Store {
         self.db.execute(clear!(), params![key, now]).await.map(|_| ())
     }
 
-    /// Forgets the counters and locks of these keys (a password reset, an operator's unlock).
+    /// Forgets the counters and locks of these keys and of their devices' keys (see [`FORGET`]).
     pub async fn clear_login_throttles(&self, keys: &[String]) -> Result<(), StoreError> {
         for k in keys {
-            self.db.execute("DELETE FROM login_throttles WHERE key = $1", params![k]).await?;
+            self.db.execute(FORGET, params![k]).await?;
         }
         Ok(())
     }

@@ -293,7 +293,29 @@ dual!(
     password_change_checks_the_current_password_under_the_lockout,
     handler_error_pages_speak_the_browsers_language,
     failed_forms_say_so_in_the_title_and_the_portal_names_what_it_signs_in_to,
+    a_reset_unlocks_the_users_own_browser_too,
 );
+
+/// The user's own browser (device token) locked by their own typos: a password reset starts its count over with
+/// the address's, so the new password signs in there at once (it stayed locked until the lock's end), while a
+/// stranger's counts are gone as well.
+async fn a_reset_unlocks_the_users_own_browser_too(app: TestApp) {
+    let (s, now) = (&app.state, app.state.now());
+    let email = app.demo.user_email.clone();
+    let own = app.new_browser();
+    assert_eq!(sign_in(&app, &own, &email, &app.demo.user_password).await, Signed::In);
+    for _ in 0..s.config.lockout_device_threshold {
+        assert_eq!(sign_in(&app, &own, &email, "typo").await, Signed::Failed);
+    }
+    assert_eq!(sign_in(&app, &own, &email, &app.demo.user_password).await, Signed::Locked);
+    let link = recovery::issue_link(&s.store, &s.config.issuer, &demo_user(&app).await, LinkKind::Reset, None, now)
+        .await
+        .unwrap();
+    let new_pw = "after-the-reset-1";
+    let (status, page) = use_link(&app, &app.new_browser(), &token_of(&link), new_pw).await;
+    assert!(status == 200 && page.contains("Your password has been changed"), "{status}: {page}");
+    assert_eq!(sign_in(&app, &own, &email, new_pw).await, Signed::In, "the user's own browser, right after the reset");
+}
 
 /// A form that comes back with an error says "Error:" first in its title, the first thing a screen reader announces
 /// (WCAG technique G199), in the page's language; the portal's sign-in names the vendor of its portal link (their

@@ -164,6 +164,23 @@ async fn throttle_keys(store: &Store, user: &LicenseUser) -> Result<Vec<String>,
     Ok(keys)
 }
 
+/// Lifts every lockout of the user (support staff: `keyway user unlock`): the address's counts in its account (its
+/// browsers' with it) and organization, and the second factor's; audited as `lockout.cleared` by `actor`.
+pub async fn unlock(store: &Store, user: &LicenseUser, actor: &Actor, now: i64) -> Result<(), StoreError> {
+    let mut keys = throttle_keys(store, user).await?;
+    keys.push(crate::auth::mfa::throttle_key(&user.id));
+    store.clear_login_throttles(&keys).await?;
+    let event = AuditEvent {
+        actor: actor.as_str(),
+        action: "lockout.cleared",
+        subject: &user.id,
+        client_ip: None,
+        outcome: "success",
+    };
+    audit::record(store, event, now).await;
+    Ok(())
+}
+
 /// Sets a new password through a reset link: the link is claimed (once), the password stored, every session of
 /// the user ended and the lockout cleared.
 pub async fn reset_password(

@@ -240,6 +240,9 @@ pub enum UserCmd {
     Disable(UserRef),
     /// Enable a disabled user again.
     Enable(UserRef),
+    /// Lift the user's sign-in lockout (support staff): the address's counts in its account, its browsers' and the
+    /// License API's, and the second factor's.
+    Unlock(UserRef),
     /// Print a password reset link (single use, 30 minutes) for support staff to hand over.
     ResetLink(LinkArgs),
     /// Print an e-mail verification link.
@@ -519,6 +522,11 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
         }
         UserCmd::Disable(u) => set_user_disabled(store, &u, true).await?,
         UserCmd::Enable(u) => set_user_disabled(store, &u, false).await?,
+        UserCmd::Unlock(r) => {
+            let u = user_of(store, &r).await?;
+            crate::auth::recovery::unlock(store, &u, &crate::audit::Actor::manager("cli"), now).await?;
+            out(json!({"id": u.id, "email": u.email, "unlocked": true}));
+        }
         UserCmd::ResetLink(a) => user_link(store, config, &a, LinkKind::Reset, now).await?,
         UserCmd::VerifyLink(a) => user_link(store, config, &a, LinkKind::Verify, now).await?,
         UserCmd::Mfa(m) => super::mfa::user(store, m, now).await?,
@@ -526,13 +534,18 @@ async fn user(store: &Store, config: &Config, cmd: UserCmd, now: i64) -> Result<
     Ok(())
 }
 
-async fn set_user_disabled(store: &Store, r: &UserRef, disabled: bool) -> Result<(), CliError> {
+/// The user a `--org --account --email` reference names.
+pub(crate) async fn user_of(store: &Store, r: &UserRef) -> Result<crate::model::LicenseUser, CliError> {
     let o = admin::organization(store, &r.org).await?;
     let a = admin::customer_account(store, &o.id, &r.account).await?;
-    let u = store
+    store
         .find_user_by_email(&a.id, &r.email)
         .await?
-        .ok_or_else(|| CliError::Usage(format!("user {} not found", r.email)))?;
+        .ok_or_else(|| CliError::Usage(format!("user {} not found", r.email)))
+}
+
+async fn set_user_disabled(store: &Store, r: &UserRef, disabled: bool) -> Result<(), CliError> {
+    let u = user_of(store, r).await?;
     store.set_user_disabled(&u.id, disabled).await?;
     out(json!({"id": u.id, "email": u.email, "disabled": disabled}));
     Ok(())

@@ -62,12 +62,7 @@ pub async fn account(store: &Store, cmd: AccountMfa, now: i64) -> Result<(), Cli
 pub async fn user(store: &Store, cmd: UserMfaCmd, now: i64) -> Result<(), CliError> {
     match cmd {
         UserMfaCmd::Reset(r) => {
-            let o = admin::organization(store, &r.org).await?;
-            let a = admin::customer_account(store, &o.id, &r.account).await?;
-            let u = store
-                .find_user_by_email(&a.id, &r.email)
-                .await?
-                .ok_or_else(|| CliError::Usage(format!("user {} not found", r.email)))?;
+            let u = super::manage::user_of(store, &r).await?;
             store.reset_mfa(&u.id).await?;
             crate::audit::record(
                 store,

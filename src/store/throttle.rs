@@ -98,12 +98,13 @@ impl Store {
         self.db.execute(clear!(), params![key, now]).await.map(|_| ())
     }
 
-    /// Forgets the counters and locks of these keys and of their devices' keys (see [`FORGET`]).
+    /// Forgets the counters and locks of these keys and of their devices' keys (see [`FORGET`]), together.
     pub async fn clear_login_throttles(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
         for k in keys {
-            self.db.execute(FORGET, params![k]).await?;
+            tx.execute(FORGET, params![k]).await?;
         }
-        Ok(())
+        tx.commit().await
     }
 
     /// Locks `key` unless it is locked already: the lock's end, and whether this call set it.

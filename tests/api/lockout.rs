@@ -400,7 +400,50 @@ dual!(
     item2_unknown_email_costs_one_verification_like_a_wrong_password,
     item4_strangers_lock_unknown_browsers_but_not_the_users_own,
     item9_email_variants_count_toward_one_lock,
+    support_staff_unlock_every_count_of_the_user,
 );
+
+/// `keyway user unlock`: the address locked by a stranger, the user's own browser locked by typos, the second factor
+/// locked: one command lifts them all (audited), and the right password signs in everywhere at once.
+async fn support_staff_unlock_every_count_of_the_user(app: TestApp) {
+    use keyway::cli::manage::{ManageCommand, UserCmd, UserRef};
+    use keyway::store::throttle::{Limits, Reservation};
+    let (email, password) = (app.demo.user_email.clone(), app.demo.user_password.clone());
+    let own = app.new_browser();
+    assert_eq!(sign_in(&app, &own, &email, &password).await, Signed::In);
+    let stranger = app.new_browser();
+    for _ in 0..app.state.config.lockout_threshold {
+        assert_eq!(sign_in(&app, &stranger, &email, "guess").await, Signed::Failed);
+    }
+    for _ in 0..app.state.config.lockout_device_threshold {
+        assert_eq!(sign_in(&app, &own, &email, "typo").await, Signed::Failed);
+    }
+    assert_eq!(sign_in(&app, &own, &email, &password).await, Signed::Locked);
+    assert_eq!(sign_in(&app, &app.new_browser(), &email, &password).await, Signed::Locked);
+    let user = app.state.store.find_users_by_email_in_org(&org_id(&app).await, &email).await.unwrap().remove(0);
+    let mfa_key = keyway::auth::mfa::throttle_key(&user.id);
+    let one = Limits { threshold: 1, window: 900, lock_seconds: 300 };
+    let now = app.clock.now();
+    app.state.store.reserve_login_attempt(&mfa_key, one, now).await.unwrap();
+    assert!(matches!(
+        app.state.store.reserve_login_attempt(&mfa_key, one, now).await.unwrap(),
+        Reservation::Locked { .. }
+    ));
+
+    let r = UserRef { org: "Demo Vendor".into(), account: "demo-customer".into(), email: email.clone() };
+    keyway::cli::manage::run(&app.state.store, &app.state.config, ManageCommand::User(UserCmd::Unlock(r)), now)
+        .await
+        .unwrap();
+    assert_eq!(sign_in(&app, &own, &email, &password).await, Signed::In, "the user's own browser");
+    assert_eq!(sign_in(&app, &app.new_browser(), &email, &password).await, Signed::In, "any browser");
+    assert_eq!(
+        app.state.store.reserve_login_attempt(&mfa_key, one, now).await.unwrap(),
+        Reservation::Granted { attempt: 1 },
+        "the second factor's count"
+    );
+    let events = app.state.store.audit_events(Some("lockout.cleared")).await.unwrap();
+    assert!(events.iter().any(|e| e.subject == user.id && e.actor.contains("cli")), "{events:?}");
+}
 
 /// The burst tests start their own app (a real argon2 cost).
 mod item3_concurrent_burst_at_the_hosted_login_stays_within_the_threshold {

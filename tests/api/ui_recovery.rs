@@ -129,6 +129,31 @@ async fn chromium_axe_recovery_lockout_error_and_portal_pages_in_both_themes() {
         app.demo.client_id
     ));
     let device = s.store.active_devices(app.demo.license_id).await.unwrap()[0].id;
+    // The second-factor pages: a user with an authenticator app gets the challenge after the password; a user of an
+    // account that requires MFA and has none, the enrolment.
+    let org = s.store.find_organization("Demo Vendor").await.unwrap().unwrap().id;
+    let hash = s.passwords.hash("second-factor-pw").await.unwrap();
+    let with_totp = keyway::admin::UserSpec {
+        email: "totp-user@example.com".into(),
+        name: "TOTP".into(),
+        password_hash: Some(hash.clone()),
+        external_customer_no: None,
+        account_admin: false,
+    };
+    let totp_user = keyway::admin::create_user(&s.store, &a, with_totp, now).await.unwrap();
+    assert!(s.store.insert_totp(&totp_user.id, &[7u8; 20], 0, now).await.unwrap());
+    let strict = s.store.create_customer_account(&org, "mfa-required", "MFA Required", now).await.unwrap();
+    let policy = keyway::store::mfa::MfaPolicy { required: true, after_idp: false };
+    s.store.set_mfa_policy(&strict.id, policy, now).await.unwrap();
+    let to_enrol = keyway::admin::UserSpec {
+        email: "enrol-user@example.com".into(),
+        name: "Enrol".into(),
+        password_hash: Some(hash),
+        external_customer_no: None,
+        account_admin: false,
+    };
+    keyway::admin::create_user(&s.store, &strict, to_enrol, now).await.unwrap();
+    let strict_login = login.replace("customer_account_code=demo-customer", "customer_account_code=mfa-required");
     let pages = json!([
         {"name": "branded-login", "url": login, "expect_text": "Acme Studio"},
         {"name": "forgot", "url": forgot, "expect_text": "Reset your password"},
@@ -138,6 +163,12 @@ async fn chromium_axe_recovery_lockout_error_and_portal_pages_in_both_themes() {
         {"name": "verify", "url": verify, "expect_text": "Confirm your e-mail address"},
         {"name": "lockout", "url": login, "form": {"email": "locked-out@example.com", "password": "x"},
          "expect_text": "Sign-in paused"},
+        {"name": "mfa-challenge", "url": login,
+         "form": {"email": "totp-user@example.com", "password": "second-factor-pw"},
+         "expect_text": "Enter the 6-digit code"},
+        {"name": "mfa-enrol", "url": strict_login,
+         "form": {"email": "enrol-user@example.com", "password": "second-factor-pw"},
+         "expect_text": "Scan the QR code"},
         {"name": "error-friendly", "url": bad_link, "expect_text": "This sign-in link is not valid"},
         {"name": "error-friendly-de", "url": format!("{bad_link}&lang=de"), "expect_text": "Dieser Anmeldelink"},
         {"name": "portal", "url": app.url("/account?notice=deactivated&lang=en"), "signed_in": true,
@@ -146,6 +177,8 @@ async fn chromium_axe_recovery_lockout_error_and_portal_pages_in_both_themes() {
          "signed_in": true, "expect_text": "Deactivate device?"},
         {"name": "password-change", "url": app.url("/account/password"), "signed_in": true,
          "expect_text": "Current password"},
+        {"name": "security", "url": app.url("/account/security"), "signed_in": true,
+         "expect_text": "Sign-in security"},
     ]);
     let dir = artifacts_dir("a11y-ui-recovery");
     let r = run_script(

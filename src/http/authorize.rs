@@ -49,21 +49,19 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
     let session = match req.cookie(SESSION_COOKIE) {
         Some(c) => match session::load(&state.store, c.value(), now).await {
             Ok(s) => s,
-            Err(e) => return redirect_unavailable(state, &areq, &e),
+            Err(e) => return redirect_unavailable(state, req, &areq, &e),
         },
         None => None,
     };
     let keys = state.keys();
     let verifier = state.verifier(&keys);
     match session.filter(|s| authorize::session_usable(&areq, s, &verifier, now)) {
-        Some(s) => respond(state, &areq, &s, now).await,
+        Some(s) => respond(state, req, &areq, &s, now).await,
         // OIDC Core §3.1.2.1: prompt=none must not show any UI.
-        None if areq.prompt == Prompt::None => deliver(&AuthResponse::error(
-            &state.config.issuer,
-            &areq.target,
-            "login_required",
-            "the user is not signed in",
-        )),
+        None if areq.prompt == Prompt::None => deliver(
+            req,
+            &AuthResponse::error(&state.config.issuer, &areq.target, "login_required", "the user is not signed in"),
+        ),
         // An account that signs in only through its IdP goes there at once: no keyway page in between.
         None if areq.customer_account.as_ref().is_some_and(|a| !a.password_login()) => {
             let account = areq.customer_account.clone();
@@ -71,7 +69,9 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
                 Some(a) => {
                     super::federation::redirect_to_idp(state, req, &a, ReturnTo::Authorize(areq.raw.clone())).await
                 }
-                None => redirect_unavailable(state, &areq, &crate::store::StoreError::NotFound("customer account")),
+                None => {
+                    redirect_unavailable(state, req, &areq, &crate::store::StoreError::NotFound("customer account"))
+                }
             }
         }
         None => {
@@ -84,14 +84,21 @@ async fn authorize(state: &AppState, req: &HttpRequest, raw: &str) -> HttpRespon
 /// Issues the response for a signed-in user and delivers it. Every path that issues a code or token comes through
 /// here, so the MFA gate is here too: a session without a second factor, for a request that asks for MFA
 /// (`acr_values`) or an account that requires it, steps up first (issue 17).
-pub async fn respond(state: &AppState, areq: &AuthorizeRequest, s: &ActiveSession, now: i64) -> HttpResponse {
-    respond_signed_in(state, areq, s, None, now).await
+pub async fn respond(
+    state: &AppState,
+    req: &HttpRequest,
+    areq: &AuthorizeRequest,
+    s: &ActiveSession,
+    now: i64,
+) -> HttpResponse {
+    respond_signed_in(state, req, areq, s, None, now).await
 }
 
 /// [`respond`] for a session that `signed_in` has just started and not yet written: it is written with the response's
 /// code, in one commit (issue 16).
 pub async fn respond_signed_in(
     state: &AppState,
+    req: &HttpRequest,
     areq: &AuthorizeRequest,
     s: &ActiveSession,
     signed_in: Option<&SignedIn<'_>>,
@@ -103,65 +110,82 @@ pub async fn respond_signed_in(
             // The step-up continues from the session, which must exist by then.
             if let Some(w) = signed_in {
                 if let Err(e) = w.write(&state.store, None, now).await {
-                    return redirect_unavailable(state, areq, &e);
+                    return redirect_unavailable(state, req, areq, &e);
                 }
             }
             return match super::mfa::step_up(state, areq, s).await {
                 Ok(res) => res,
-                Err(e) => redirect_unavailable(state, areq, &e),
+                Err(e) => redirect_unavailable(state, req, areq, &e),
             };
         }
-        Err(e) => return redirect_unavailable(state, areq, &e),
+        Err(e) => return redirect_unavailable(state, req, areq, &e),
     }
     let keys = state.keys();
     let signer = state.signer(&keys);
     match response::issue(&state.store, &signer, state.config.code_ttl, areq, s, signed_in, now).await {
-        Ok(resp) => deliver(&resp),
-        Err(response::IssueError::Store(e)) => redirect_unavailable(state, areq, &e),
+        Ok(resp) => deliver(req, &resp),
+        Err(response::IssueError::Store(e)) => redirect_unavailable(state, req, areq, &e),
         Err(e) => {
             tracing::error!(error = %e, "issuing an authorization response failed");
             // RFC 6749 §4.1.2.1 server_error, delivered to the (already validated) client.
-            deliver(&AuthResponse::error(
-                &state.config.issuer,
-                &areq.target,
-                "server_error",
-                "the server could not complete the request",
-            ))
+            deliver(
+                req,
+                &AuthResponse::error(
+                    &state.config.issuer,
+                    &areq.target,
+                    "server_error",
+                    "the server could not complete the request",
+                ),
+            )
         }
     }
 }
 
 /// RFC 6749 §4.1.2.1 `temporarily_unavailable`, to the validated client: a storage failure is not the user's fault.
-pub fn redirect_unavailable(state: &AppState, areq: &AuthorizeRequest, e: &crate::store::StoreError) -> HttpResponse {
+pub fn redirect_unavailable(
+    state: &AppState,
+    req: &HttpRequest,
+    areq: &AuthorizeRequest,
+    e: &crate::store::StoreError,
+) -> HttpResponse {
     tracing::error!(error = %e, "storage failure during authorization");
-    deliver(&AuthResponse::error(
-        &state.config.issuer,
-        &areq.target,
-        "temporarily_unavailable",
-        "the server is temporarily unavailable; try again",
-    ))
+    deliver(
+        req,
+        &AuthResponse::error(
+            &state.config.issuer,
+            &areq.target,
+            "temporarily_unavailable",
+            "the server is temporarily unavailable; try again",
+        ),
+    )
 }
 
 pub fn authorize_error(state: &AppState, req: &HttpRequest, e: AuthorizeError) -> HttpResponse {
     match e {
         AuthorizeError::Fatal(msg) => error_page(req, StatusCode::BAD_REQUEST, &msg),
         AuthorizeError::Redirect { target, error, description } => {
-            deliver(&AuthResponse::error(&state.config.issuer, &target, error, &description))
+            deliver(req, &AuthResponse::error(&state.config.issuer, &target, error, &description))
         }
         // Before the client is known good nothing may be redirected: the unavailable page.
         AuthorizeError::Store(err) => unavailable(req, &err),
     }
 }
 
-/// 303 to the redirect_uri (query or fragment), or the form_post page (OAuth 2.0 Form Post Response Mode).
-pub fn deliver(resp: &AuthResponse) -> HttpResponse {
+/// 303 to the redirect_uri (query or fragment), or the form_post page (OAuth 2.0 Form Post Response Mode) in the
+/// browser's language (its button and text show only without JavaScript).
+pub fn deliver(req: &HttpRequest, resp: &AuthResponse) -> HttpResponse {
     match resp.mode {
         ResponseMode::Query | ResponseMode::Fragment => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, resp.location()))
             .insert_header((CACHE_CONTROL, "no-store"))
             .finish(),
         ResponseMode::FormPost => {
-            let view = FormPostView { action: &resp.redirect_uri, params: &resp.params, script: FORM_POST_SCRIPT };
+            let view = FormPostView {
+                t: ui::strings(req),
+                action: &resp.redirect_uri,
+                params: &resp.params,
+                script: FORM_POST_SCRIPT,
+            };
             let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
             match render(&view) {
                 Ok(body) => html(StatusCode::OK)

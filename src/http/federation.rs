@@ -183,7 +183,7 @@ async fn signed_in(state: &AppState, req: &HttpRequest, done: Completed) -> Http
     let mut res = match &done.return_to {
         ReturnTo::Authorize(raw) => match authorize::validate(&state.store, raw).await {
             // The user has just authenticated: prompt=login and max_age are satisfied.
-            Ok(areq) => respond(state, &areq, &session, now).await,
+            Ok(areq) => respond(state, req, &areq, &session, now).await,
             Err(e) => authorize_error(state, req, e),
         },
         other => see_other(other.portal_path().unwrap_or("/account")),
@@ -214,7 +214,7 @@ async fn failure(state: &AppState, req: &HttpRequest, f: Failed) -> HttpResponse
     if let (Some((error, description)), Some(ReturnTo::Authorize(raw))) = (redirect_error, &f.return_to) {
         // Validated again, like every pending request: the answer goes only to a registered redirect_uri.
         if let Ok(areq) = authorize::validate(&state.store, raw).await {
-            return deliver(&AuthResponse::error(&state.config.issuer, &areq.target, error, description));
+            return deliver(req, &AuthResponse::error(&state.config.issuer, &areq.target, error, description));
         }
     }
     let (status, message) = match &f.error {

@@ -69,13 +69,13 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
         None if !account_value.is_empty() => match state.store.find_customer_account_by_code(&org, account_value).await
         {
             Ok(a) => a,
-            Err(e) => return redirect_unavailable(&state, &areq, &e),
+            Err(e) => return redirect_unavailable(&state, &req, &areq, &e),
         },
         // Home-realm discovery: no account named, but the e-mail's domain belongs to one with an IdP.
         None => match realm_by_email(&state, email, Some(&org)).await {
             Ok(Some(a)) => return redirect_to_idp(&state, &req, &a, ReturnTo::Authorize(raw_authz.to_string())).await,
             Ok(None) => None,
-            Err(e) => return redirect_unavailable(&state, &areq, &e),
+            Err(e) => return redirect_unavailable(&state, &req, &areq, &e),
         },
     };
     let password = form.get("password").unwrap_or("");
@@ -101,7 +101,7 @@ async fn post_login(state: web::Data<AppState>, req: HttpRequest, payload: web::
             // The user has just authenticated, so prompt=login and max_age are satisfied: issue directly, the sign-in
             // and its session written with the code.
             let signed_in = unsaved.signed_in();
-            let mut res = respond_signed_in(&state, &areq, &session, Some(&signed_in), now).await;
+            let mut res = respond_signed_in(&state, &req, &areq, &session, Some(&signed_in), now).await;
             if !unsaved.is_written() {
                 // Not signed in after all (the store failed): no cookie may name the session.
                 return res;

@@ -418,7 +418,7 @@ async fn complete(
     };
     let mut res = match &areq {
         None => see_other(return_to.portal_path().unwrap_or("/account")),
-        Some(a) => respond(state, a, &session, now).await,
+        Some(a) => respond(state, req, a, &session, now).await,
     };
     let _ = res.add_cookie(&session_cookie);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

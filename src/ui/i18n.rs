@@ -63,6 +63,10 @@ pub struct Strings {
     pub error_prefix: &'static str,
     /// What the portal's sign-in signs in to, after `sign_in_to`, when no organization's name is known.
     pub license_portal: &'static str,
+    /// The form_post page (OAuth 2.0 Form Post Response Mode), seen only without JavaScript.
+    pub form_post_title: &'static str,
+    pub form_post_text: &'static str,
+    pub continue_label: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -128,6 +132,9 @@ pub static EN: Strings = Strings {
     sso_link_invalid: "This sign-in link is invalid, has expired or was already used.",
     error_prefix: "Error:",
     license_portal: "your license portal",
+    form_post_title: "Back to the application",
+    form_post_text: "Press Continue to return to the application.",
+    continue_label: "Continue",
 };
 
 pub static DE: Strings = Strings {
@@ -196,6 +203,9 @@ pub static DE: Strings = Strings {
     sso_link_invalid: "Dieser Anmeldelink ist ungültig, abgelaufen oder wurde bereits verwendet.",
     error_prefix: "Fehler:",
     license_portal: "Ihrem Lizenzportal",
+    form_post_title: "Zurück zur Anwendung",
+    form_post_text: "Drücken Sie „Weiter“, um zur Anwendung zurückzukehren.",
+    continue_label: "Weiter",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,6 +54,7 @@ pub struct LogoutView<'a> {
 #[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostView<'a> {
+    pub t: &'static Strings,
     pub action: &'a str,
     pub params: &'a [(&'static str, String)],
     pub script: &'static str,

@@ -438,6 +438,7 @@ async fn form_post_mode(app: TestApp) {
     assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'sha256-"));
     let html = res.text().await.unwrap();
     assert!(html.contains(&format!("action=\"{CB}\"")), "{html}");
+    assert!(html.contains("<html lang=\"en\">") && html.contains("Press Continue to return"), "{html}");
     assert_eq!(hidden(&html, "state").unwrap(), "fp");
     assert_eq!(hidden(&html, "iss").unwrap(), app.base);
     let code = hidden(&html, "code").unwrap();
@@ -450,6 +451,23 @@ async fn form_post_mode(app: TestApp) {
         ])
         .await;
     assert_eq!(res.status(), 200);
+    // The same page in the browser's language (its text and button show only without JavaScript).
+    let url = app.authorize_url(&format!(
+        "response_type=code&scope=openid&response_mode=form_post&state=fp&code_challenge={CHALLENGE}&\
+         code_challenge_method=S256&prompt=login"
+    ));
+    let german = app.new_browser();
+    let page = german.get(url).header("accept-language", "de").send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("csrf_token", hidden(&page, "csrf_token").unwrap()),
+        ("authz", hidden(&page, "authz").unwrap()),
+        ("email", app.demo.user_email.clone()),
+        ("password", app.demo.user_password.clone()),
+    ];
+    let res = german.post(app.url("/login")).header("accept-language", "de").form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<html lang=\"de\">") && html.contains("um zur Anwendung zurückzukehren"), "{html}");
 }
 
 async fn revocation_and_introspection(app: TestApp) {

@@ -48,11 +48,16 @@ const KIND_LOGIN: &str = "login";
 const KIND_PASSKEY_LOGIN: &str = "passkey_login";
 const KIND_PASSKEY_REGISTER: &str = "passkey_register";
 const KIND_TOTP_ENROL: &str = "totp_enrol";
+const KIND_PASSKEY_ENROL: &str = "passkey_enrol";
+/// Where the sign-in's enrolment of an authenticator app posts its first code.
+const SIGN_IN_ENROL: &str = "/login/mfa/enrol";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/mfa", web::get().to(get_challenge))
         .route("/login/mfa", web::post().to(post_code))
         .route("/login/mfa/enrol", web::post().to(post_enrol))
+        .route("/login/mfa/enrol/passkey/options", web::post().to(post_enrol_passkey_options))
+        .route("/login/mfa/enrol/passkey", web::post().to(post_enrol_passkey))
         .route("/login/mfa/continue", web::post().to(post_continue))
         .route("/login/mfa/passkey/options", web::post().to(post_second_factor_options))
         .route("/login/mfa/passkey", web::post().to(post_second_factor_passkey))
@@ -197,9 +202,11 @@ fn enrol_page(
         qr_svg: &e.qr_svg,
         manual_key: &e.manual_key,
         error,
+        // At the sign-in's enrolment a passkey may be the factor instead (the portal has its own passkey section).
+        offer_passkey: action == SIGN_IN_ENROL,
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    page_with_csrf(req, status, &view, c.new_cookie.clone())
+    allow_webauthn_script(page_with_csrf(req, status, &view, c.new_cookie.clone()))
 }
 
 fn codes_page(state: &AppState, req: &HttpRequest, codes: &[String], continue_action: Option<&str>) -> HttpResponse {
@@ -245,7 +252,7 @@ async fn get_challenge(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
             s
         }
     };
-    enrol_page(&state, &req, &p.user, &sealed, "/login/mfa/enrol", true, None)
+    enrol_page(&state, &req, &p.user, &sealed, SIGN_IN_ENROL, true, None)
 }
 
 /// `POST /login/mfa`: a TOTP or recovery code.
@@ -293,7 +300,7 @@ async fn post_enrol(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Err(page) => return page,
     };
     let Some(sealed) = p.rec.state.clone() else { return expired(&req) };
-    let action = "/login/mfa/enrol";
+    let action = SIGN_IN_ENROL;
     if !csrf_valid(&state, &req, form.get("csrf_token")) {
         return enrol_page(&state, &req, &p.user, &sealed, action, true, Some(t.csrf_failed));
     }
@@ -307,6 +314,92 @@ async fn post_enrol(state: web::Data<AppState>, req: HttpRequest, payload: web::
         Ok(Confirmed::No(msg)) => enrol_page(&state, &req, &p.user, &sealed, action, true, Some(&msg)),
         Err(e) => unavailable(&req, &e),
     }
+}
+
+/// The pending sign-in of this browser when its user may enrol a factor now: one with no factor yet (the account
+/// requires one). A user who has a factor passes it instead; enrolling another would let the password alone add one.
+async fn enrolling(state: &AppState, req: &HttpRequest) -> Result<Pending, HttpResponse> {
+    let p = pending_login(state, req).await?;
+    match mfa::factors(&state.store, &p.user.id).await {
+        Ok(f) if !f.any() => Ok(p),
+        Ok(_) => Err(error_page(req, StatusCode::FORBIDDEN, ui::strings(req).mfa().expired)),
+        Err(e) => Err(unavailable(req, &e)),
+    }
+}
+
+/// `POST /login/mfa/enrol/passkey/options`: at the enrolment the account requires, a passkey instead of an
+/// authenticator app: the options to create one for the pending user, the ceremony kept under a browser-bound cookie.
+async fn post_enrol_passkey_options(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let Ok(form) = ui::form(&req, payload).await else { return json_error(StatusCode::BAD_REQUEST, "form") };
+    if !csrf_valid(&state, &req, form.get("csrf_token")) {
+        return json_error(StatusCode::BAD_REQUEST, "csrf");
+    }
+    let p = match enrolling(&state, &req).await {
+        Ok(p) => p,
+        Err(res) if res.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+        Err(_) => return json_error(StatusCode::BAD_REQUEST, "expired"),
+    };
+    let started = match passkey::relying_party(&state.config.issuer) {
+        Ok(wa) => passkey::start_registration(&wa, &state.store, &p.user).await,
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok((options, ceremony)) => {
+            start_ceremony(&state, KIND_PASSKEY_ENROL, Some(&p.user.id), None, ceremony, options).await
+        }
+        Err(PasskeyError::Store(_)) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "webauthn"),
+    }
+}
+
+/// `POST /login/mfa/enrol/passkey`: the new passkey's attestation. Stored, it is the sign-in's second factor (`hwk`
+/// or `swk`); recovery codes are issued as with an authenticator app, shown once, then the sign-in continues.
+async fn post_enrol_passkey(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let form = match ui::form(&req, payload).await {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    if !csrf_valid(&state, &req, form.get("csrf_token")) {
+        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
+    }
+    let p = match enrolling(&state, &req).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let rec = match take_ceremony(&state, &req, KIND_PASSKEY_ENROL).await {
+        Ok(Some(r)) if r.license_user_id.as_deref() == Some(p.user.id.as_str()) => r,
+        Ok(_) => return expired(&req),
+        Err(e) => return unavailable(&req, &e),
+    };
+    let Some(ceremony) = rec.state.as_deref() else { return expired(&req) };
+    let now = state.now();
+    let done = match passkey::relying_party(&state.config.issuer) {
+        Ok(wa) => {
+            let response = form.get("credential").unwrap_or("");
+            passkey::finish_registration(&wa, &state.store, &p.user, "", response, ceremony, now).await
+        }
+        Err(e) => Err(e),
+    };
+    let method = match done {
+        Ok(m) => m,
+        Err(e) => return passkey_failure(&req, &e),
+    };
+    let codes = match recovery::regenerate(&state.store, &p.user.id, now).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&req, &e),
+    };
+    if let Err(e) = state.store.update_pending(&p.rec.id_hash, None, Some(method)).await {
+        return unavailable(&req, &e);
+    }
+    let mut res = codes_page(&state, &req, &codes, Some("/login/mfa/continue"));
+    let _ = res.add_cookie(&removal(&state, CEREMONY_COOKIE));
+    res
 }
 
 enum Confirmed {
@@ -897,7 +990,7 @@ async fn post_register_passkey(state: web::Data<AppState>, req: HttpRequest, pay
         Err(e) => Err(e),
     };
     let mut res = match done {
-        Ok(()) => security_page(&state, &req, &s, StatusCode::OK, Some(t.mfa().passkey_added), None).await,
+        Ok(_) => security_page(&state, &req, &s, StatusCode::OK, Some(t.mfa().passkey_added), None).await,
         Err(PasskeyError::Store(e)) => unavailable(&req, &e),
         Err(e) => {
             tracing::info!(error = %e, "passkey registration refused");

@@ -47,6 +47,8 @@ pub struct MfaStrings {
     pub last_used: &'static str,
     pub reauth_title: &'static str,
     pub reauth_intro: &'static str,
+    pub enrol_passkey_title: &'static str,
+    pub enrol_passkey_intro: &'static str,
 }
 
 pub static EN: MfaStrings = MfaStrings {
@@ -90,6 +92,8 @@ pub static EN: MfaStrings = MfaStrings {
     last_used: "Last used",
     reauth_title: "Confirm it's you",
     reauth_intro: "You signed in a while ago. Sign in again to change how you sign in.",
+    enrol_passkey_title: "Or use a passkey",
+    enrol_passkey_intro: "Your device's screen lock or a security key confirms it's you, instead of a code.",
 };
 
 pub static DE: MfaStrings = MfaStrings {
@@ -133,6 +137,8 @@ pub static DE: MfaStrings = MfaStrings {
     last_used: "Zuletzt benutzt",
     reauth_title: "Bestätigen Sie, dass Sie es sind",
     reauth_intro: "Ihre Anmeldung liegt eine Weile zurück. Melden Sie sich erneut an, um zu ändern, wie Sie sich anmelden.",
+    enrol_passkey_title: "Oder einen Passkey verwenden",
+    enrol_passkey_intro: "Die Bildschirmsperre Ihres Geräts oder ein Sicherheitsschlüssel bestätigt, dass Sie es sind, statt eines Codes.",
 };
 
 impl Strings {
@@ -167,6 +173,8 @@ pub struct EnrolView<'a> {
     pub qr_svg: &'a str,
     pub manual_key: &'a str,
     pub error: Option<&'a str>,
+    /// Offer a passkey instead of the app (the sign-in's enrolment; WebAuthn needs JavaScript).
+    pub offer_passkey: bool,
 }
 
 /// The recovery codes, shown once; the form continues the sign-in or goes back to the portal.

@@ -34,6 +34,22 @@ mod passkey_of_another_user_is_refused {
     }
 }
 
+/// WebAuthn needs a domain as RP id: the issuer is `http://localhost:<port>`.
+mod passkey_enrolment_only_without_a_factor {
+    use crate::helpers::{spawn_app_with, Db};
+    fn localhost(c: &mut keyway::config::Config) {
+        c.issuer = c.issuer.replace("127.0.0.1", "localhost");
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::passkey_enrolment_only_without_a_factor(spawn_app_with(Db::Sqlite, localhost).await).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::passkey_enrolment_only_without_a_factor(spawn_app_with(Db::Postgres, localhost).await).await
+    }
+}
+
 /// RFC 4648 base32 (upper case, spaces ignored, no padding).
 pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -345,7 +361,19 @@ async fn chromium_totp_recovery_and_passkeys(app: TestApp) {
     } else {
         artifacts_dir("ui-mfa-postgres")
     };
+    // A second user of the account, with no factor yet: enrols a passkey instead of an authenticator app.
+    let account = app.state.store.find_customer_account_by_code(&demo_org(&app).await, "demo-customer").await.unwrap();
+    let spec = keyway::admin::UserSpec {
+        email: "passkey-first@example.com".into(),
+        name: "Passkey First".into(),
+        password_hash: Some(app.state.passwords.hash("passkey-first-pw").await.unwrap()),
+        external_customer_no: None,
+        account_admin: false,
+    };
+    keyway::admin::create_user(&app.state.store, &account.unwrap(), spec, app.clock.now()).await.unwrap();
     let env = [
+        ("KW_ENROL_EMAIL", "passkey-first@example.com".to_string()),
+        ("KW_ENROL_PASSWORD", "passkey-first-pw".to_string()),
         ("KW_BASE", base),
         ("KW_AUTHORIZE_URL", url),
         ("KW_CODE_VERIFIER", crate::helpers::VERIFIER.to_string()),
@@ -362,6 +390,8 @@ async fn chromium_totp_recovery_and_passkeys(app: TestApp) {
     assert_eq!(r["passkey_login"]["acr"], mfa, "{r}");
     assert_eq!(r["passkey_second_factor"]["amr"], serde_json::json!(["pwd", "hwk", "mfa"]), "{r}");
     assert!(r["sign_count"].as_i64().unwrap_or(0) >= 2, "two assertions counted: {r}");
+    assert_eq!(r["passkey_enrol"]["amr"], serde_json::json!(["pwd", "hwk", "mfa"]), "{r}");
+    assert_eq!(r["passkey_enrol"]["acr"], mfa, "{r}");
 }
 
 /// The License API's username/password activation is one factor: refused (as a wrong password) once the account
@@ -487,4 +517,38 @@ async fn signing_in_again_asks_for_the_second_factor_too(app: TestApp) {
     assert_eq!(res.status(), 303);
     let user = app.state.store.find_users_by_email_in_org(&demo_org(&app).await, &email).await.unwrap();
     assert!(app.state.store.find_totp(&user[0].id).await.unwrap().is_none(), "the authenticator app is removed");
+}
+
+/// The enrolment a required policy asks for offers a passkey beside the authenticator app, to a user without a
+/// factor only: once the user has one, the password alone cannot add a passkey (it would replace the second factor),
+/// not even with a stolen pending sign-in.
+async fn passkey_enrolment_only_without_a_factor(app: TestApp) {
+    set_policy(&app, true, false).await;
+    let (email, pw) = (app.demo.user_email.clone(), app.demo.user_password.clone());
+    let url = auth_url(&app, "");
+    password_then_second_factor(&app, &app.client, &url, &email, &pw).await;
+    let page = app.client.get(app.url("/login/mfa")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-options=\"/login/mfa/enrol/passkey/options\""), "offered at enrolment: {page}");
+    let csrf = hidden(&page, "csrf_token").unwrap();
+    let res = post_form(&app.client, app.url("/login/mfa/enrol/passkey/options"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("kw_wa=")));
+    let options: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(options["publicKey"]["user"]["name"], email.as_str());
+    assert_eq!(options["publicKey"]["authenticatorSelection"]["residentKey"], "required");
+    let (_, _, _) = enrol(&app, &app.client).await;
+
+    // The user has an authenticator app now: a new sign-in's pending state cannot enrol a passkey.
+    let b = app.new_browser();
+    password_then_second_factor(&app, &b, &url, &email, &pw).await;
+    let page = b.get(app.url("/login/mfa")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("/login/mfa/enrol/passkey"), "the challenge, no enrolment: {page}");
+    let csrf = hidden(&page, "csrf_token").unwrap();
+    let res = post_form(&b, app.url("/login/mfa/enrol/passkey/options"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(res.status(), 400);
+    assert!(!res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("kw_wa=")));
+    let res = post_form(&b, app.url("/login/mfa/enrol/passkey"), &[("csrf_token", &csrf), ("credential", "{}")]).await;
+    assert_eq!(res.status(), 403);
+    let user = app.state.store.find_users_by_email_in_org(&demo_org(&app).await, &email).await.unwrap().remove(0);
+    assert!(app.state.store.passkeys_of(&user.id).await.unwrap().is_empty());
 }

@@ -3,12 +3,14 @@
 policy (QR code page, key read from the page, codes computed by pyotp, an implementation independent of keyway's),
 a replayed code refused, a recovery code, then a passkey registered in the portal with Chromium's virtual
 authenticator (DevTools WebAuthn domain: ctap2, internal transport, resident keys, user verification), passwordless
-sign-in with it, and the passkey as the second factor after the password. Each code is redeemed here and its
+sign-in with it, the passkey as the second factor after the password, and a second user who enrols a passkey
+instead of an authenticator app when the account requires a second factor. Each code is redeemed here and its
 id_token verified with Authlib against keyway's JWKS (an independent OIDC library); `amr` and `acr` are printed.
 
 Environment: KW_BASE (http://localhost:<port>: WebAuthn needs a domain), KW_AUTHORIZE_URL (with PKCE S256 for
 KW_CODE_VERIFIER), KW_CLIENT_ID, KW_CLIENT_SECRET, KW_REDIRECT_URI, KW_USER_EMAIL, KW_USER_PASSWORD,
-KW_SERVER_NOW (the server's clock: the test holds it still), KW_ARTIFACTS.
+KW_SERVER_NOW (the server's clock: the test holds it still), KW_ARTIFACTS, KW_ENROL_EMAIL / KW_ENROL_PASSWORD (a user
+of the account with no factor).
 Prints one JSON line; exit 0 when every check holds.
 """
 
@@ -176,6 +178,24 @@ def run(d: webdriver.Chrome, result: dict) -> None:
     d.find_element(By.ID, "passkey-button").click()
     result["passkey_second_factor"] = verified_claims(at_redirect(d))
     result["sign_count"] = d.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": auth})["credentials"][0]["signCount"]
+
+    # 7. Enrolment with a passkey instead of an app: another user of the account, who has no factor yet.
+    sign_out(d)
+    d.get(AUTHZ)
+    d.find_element(By.ID, "email").send_keys(E("KW_ENROL_EMAIL", ""))
+    d.find_element(By.ID, "password").send_keys(E("KW_ENROL_PASSWORD", ""))
+    d.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    wait(d, lambda x: x.find_elements(By.ID, "passkey-button") and x.find_element(By.ID, "passkey-button").is_displayed(),
+         "the passkey button of the enrolment")
+    check(d.find_elements(By.ID, "manual-key"), "the authenticator app is still offered beside it")
+    shot(d, "enrol-passkey")
+    d.find_element(By.ID, "passkey-button").click()
+    wait(d, lambda x: x.find_elements(By.ID, "recovery-codes"), "the recovery codes after the passkey")
+    check(len(d.find_elements(By.CSS_SELECTOR, "#recovery-codes li")) == 10, "ten recovery codes")
+    d.find_element(By.ID, "continue").click()
+    result["passkey_enrol"] = verified_claims(at_redirect(d))
+    creds = d.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": auth})["credentials"]
+    check(len(creds) == 2, f"the second user's passkey is on the authenticator: {len(creds)} credentials")
 
 
 def main() -> int:

@@ -87,7 +87,8 @@ pub async fn start_registration(
     Ok((json(&ccr)?, json(&reg)?))
 }
 
-/// Verifies the browser's attestation and stores the passkey under `name`.
+/// Verifies the browser's attestation and stores the passkey under `name`; its RFC 8176 method (`swk` for a passkey
+/// that may be synced, backup-eligible; `hwk` for one bound to its device).
 pub async fn finish_registration(
     wa: &Webauthn,
     store: &Store,
@@ -96,7 +97,7 @@ pub async fn finish_registration(
     response: &str,
     state: &str,
     now: i64,
-) -> Result<(), PasskeyError> {
+) -> Result<&'static str, PasskeyError> {
     let reg: RegisterPublicKeyCredential = parse(response)?;
     let state: PasskeyRegistration = parse(state)?;
     let pk = wa.finish_passkey_registration(&reg, &state).map_err(|e| PasskeyError::Refused(e.to_string()))?;
@@ -110,8 +111,12 @@ pub async fn finish_registration(
         last_used_at: None,
     };
     // WebAuthn §7.1 step 22: a credential id registered to anyone already is refused.
+    // The BE flag (WebAuthn §6.1) as webauthn-rs keeps it in the credential it serialises (its `Credential` type is
+    // behind a "danger" feature); unknown reads as the weaker claim.
+    let backup_eligible = serde_json::to_value(&pk).ok().and_then(|v| v["cred"]["backup_eligible"].as_bool());
+    let method = if backup_eligible.unwrap_or(true) { "swk" } else { "hwk" };
     match store.insert_passkey(&rec).await {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(method),
         Err(StoreError::Conflict(_)) => Err(PasskeyError::Duplicate),
         Err(e) => Err(e.into()),
     }

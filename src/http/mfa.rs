@@ -345,14 +345,18 @@ async fn post_enrol_passkey_options(
         }
         Err(_) => return json_error(StatusCode::BAD_REQUEST, "expired"),
     };
+    registration_options(&state, &p.user, KIND_PASSKEY_ENROL).await
+}
+
+/// Options to create a passkey for `user`, the ceremony kept as `kind` under the browser-bound ceremony cookie: the
+/// sign-in's enrolment and the portal's "Add a passkey".
+async fn registration_options(state: &AppState, user: &LicenseUser, kind: &str) -> HttpResponse {
     let started = match passkey::relying_party(&state.config.issuer) {
-        Ok(wa) => passkey::start_registration(&wa, &state.store, &p.user).await,
+        Ok(wa) => passkey::start_registration(&wa, &state.store, user).await,
         Err(e) => Err(e),
     };
     match started {
-        Ok((options, ceremony)) => {
-            start_ceremony(&state, KIND_PASSKEY_ENROL, Some(&p.user.id), None, ceremony, options).await
-        }
+        Ok((options, ceremony)) => start_ceremony(state, kind, Some(&user.id), None, ceremony, options).await,
         Err(PasskeyError::Store(_)) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "webauthn"),
     }
@@ -957,16 +961,7 @@ async fn post_register_options(state: web::Data<AppState>, req: HttpRequest, pay
         }
         Err(_) => return json_error(StatusCode::BAD_REQUEST, "session"),
     };
-    let started = match passkey::relying_party(&state.config.issuer) {
-        Ok(wa) => passkey::start_registration(&wa, &state.store, &s.user).await,
-        Err(e) => Err(e),
-    };
-    match started {
-        Ok((options, ceremony)) => {
-            start_ceremony(&state, KIND_PASSKEY_REGISTER, Some(&s.user.id), None, ceremony, options).await
-        }
-        Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-    }
+    registration_options(&state, &s.user, KIND_PASSKEY_REGISTER).await
 }
 
 async fn post_register_passkey(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {

@@ -140,8 +140,12 @@ pub async fn authenticate(
 ) -> Result<Outcome, StoreError> {
     let email = a.email.trim();
     let looked_up = email.len() <= MAX_EMAIL;
+    // An account that signs in through its identity provider only takes keyway's password on no surface: its users
+    // are not looked up (the same work and answer as for an unknown address), or someone the customer removed at
+    // their IdP would still get in with a keyway password set before.
     match realm {
         Realm::Account(account) => {
+            let looked_up = looked_up && account.password_login();
             // The user's second factors come with the row: the MFA decision after a good password needs them.
             let found =
                 if looked_up { check.store.find_user_by_email_with_factors(&account.id, email).await? } else { None };
@@ -149,7 +153,11 @@ pub async fn authenticate(
             check_one(check, &account.id, Found { user, factors }, a, now).await
         }
         Realm::Organization(org) => {
-            let users = if looked_up { check.store.find_users_by_email_in_org(org, email).await? } else { Vec::new() };
+            let users = if looked_up {
+                password_users(check.store, check.store.find_users_by_email_in_org(org, email).await?).await?
+            } else {
+                Vec::new()
+            };
             if users.is_empty() && looked_up {
                 // Not a user's address, but perhaps a variant of one that only NFKC folds (full-width letters): it
                 // names no user, yet must count toward that user's lock and be refused by it, as on the hosted login
@@ -168,7 +176,7 @@ pub async fn authenticate(
                 .find_customer_accounts_by_code(code)
                 .await?
                 .into_iter()
-                .filter(|acc| organization_id.is_none_or(|o| acc.organization_id == o))
+                .filter(|acc| organization_id.is_none_or(|o| acc.organization_id == o) && acc.password_login())
                 .collect();
             let mut users = Vec::new();
             if looked_up {
@@ -218,6 +226,17 @@ async fn check_candidates(
         }
     }
     Ok(locked.map_or(Outcome::Failed, |until| Outcome::Locked { until }))
+}
+
+/// The users whose account takes keyway's password (not one that signs in through its identity provider only).
+pub(crate) async fn password_users(store: &Store, users: Vec<LicenseUser>) -> Result<Vec<LicenseUser>, StoreError> {
+    let mut kept = Vec::with_capacity(users.len());
+    for u in users {
+        if store.find_customer_account(&u.customer_account_id).await?.is_some_and(|a| a.password_login()) {
+            kept.push(u);
+        }
+    }
+    Ok(kept)
 }
 
 /// The user an address named, if any, and their second factors when the lookup read them.

@@ -113,13 +113,7 @@ pub async fn users_for_reset(
             users.extend(store.find_user_by_email(&a.id, email).await?);
         }
     } else if let Some(org) = organization_id {
-        for u in store.find_users_by_email_in_org(org, email).await? {
-            let password_login =
-                store.find_customer_account(&u.customer_account_id).await?.is_some_and(|a| a.password_login());
-            if password_login {
-                users.push(u);
-            }
-        }
+        users = password::password_users(store, store.find_users_by_email_in_org(org, email).await?).await?;
     }
     users.retain(|u| !u.disabled);
     Ok(users)

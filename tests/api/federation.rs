@@ -445,6 +445,11 @@ async fn password_form_is_refused_for_an_idp_only_account_and_offered_beside_it(
     assert!(body.contains("Your organization signs in with Globex SSO"), "{body}");
     assert!(body.contains("id=\"idp-sign-in\""), "the IdP is offered");
     assert!(!body.contains("name=\"password\""), "no password form");
+    // Nor through the License API's username and password: for an IdP-only account keyway's password (set before the
+    // IdP) is no way in, or someone the customer removed at their IdP would still activate with it.
+    let body = json!({"product": "demo-app", "hardware_id": "idp-only-hw", "username": app.demo.user_email,
+        "password": app.demo.user_password});
+    crate::helpers::assert_license_error(&app, app.activate(body).await, 400, "invalid_credentials").await;
     // With password login allowed beside the IdP: the button above the password form, and the password works.
     set_oidc(&app, "demo-customer", &idp.str("issuer"), true, false).await;
     let page = app.login_page(&code_url(&app, "demo-customer")).await;

@@ -476,9 +476,19 @@ async fn finish(state: &AppState, req: &HttpRequest, name: &str, kind: &str, add
     let first = Authentication::from_stored(rec.amr.as_deref(), rec.idp.as_deref());
     let how = Authentication { amr: mfa::combined_amr(&first.amr, &added), idp: first.idp };
     let user_id = rec.license_user_id.clone().unwrap_or_default();
-    let mut res = complete(state, req, &user_id, how, decode_return(rec.return_to.as_deref())).await;
+    let mut res =
+        complete(state, req, &user_id, how, decode_return(rec.return_to.as_deref()), Signed::PastFirstFactor).await;
     let _ = res.add_cookie(&removal(state, if name == PENDING_COOKIE { PENDING_COOKIE } else { CEREMONY_COOKIE }));
     res
+}
+
+/// How the user being signed in by [`complete`] got there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signed {
+    /// A first factor (password, IdP) and now the second.
+    PastFirstFactor,
+    /// keyway's own credential alone (a passwordless passkey).
+    WithKeywayCredential,
 }
 
 /// A fresh session for the user, then `return_to`.
@@ -488,6 +498,7 @@ async fn complete(
     user_id: &str,
     how: Authentication,
     return_to: ReturnTo,
+    signed: Signed,
 ) -> HttpResponse {
     let now = state.now();
     let (user, account) = match user_and_account(state, user_id).await {
@@ -495,6 +506,12 @@ async fn complete(
         Ok(None) => return expired(req),
         Err(e) => return unavailable(req, &e),
     };
+    // A passkey is keyway's own credential, like its password: no way into an account that signs in through its
+    // identity provider only (someone the customer removed there must not get in with a passkey from before).
+    if signed == Signed::WithKeywayCredential && !account.password_login() {
+        let name = account.federation.as_ref().map(|f| f.display_name.as_str()).unwrap_or("");
+        return error_page(req, StatusCode::FORBIDDEN, &ui::strings(req).idp_only.replace("{name}", name));
+    }
     let areq = match &return_to {
         ReturnTo::Authorize(raw) => match authorize::validate(&state.store, raw).await {
             Ok(a) => Some(a),
@@ -715,7 +732,8 @@ async fn post_passkey_login(state: web::Data<AppState>, req: HttpRequest, payloa
     };
     // User verification was required: possession of the key and the PIN or biometric that unlocked it (RFC 8176).
     let how = Authentication { amr: vec![a.method.to_string(), "user".into(), "mfa".into()], idp: None };
-    let mut res = complete(&state, &req, &a.user_id, how, decode_return(rec.return_to.as_deref())).await;
+    let return_to = decode_return(rec.return_to.as_deref());
+    let mut res = complete(&state, &req, &a.user_id, how, return_to, Signed::WithKeywayCredential).await;
     let _ = res.add_cookie(&removal(&state, CEREMONY_COOKIE));
     res
 }

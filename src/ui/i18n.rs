@@ -67,6 +67,8 @@ pub struct Strings {
     pub form_post_title: &'static str,
     pub form_post_text: &'static str,
     pub continue_label: &'static str,
+    /// A keyway credential (a passkey) of an account that signs in through its IdP only. `{name}`: the IdP's name.
+    pub idp_only: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -135,6 +137,7 @@ pub static EN: Strings = Strings {
     form_post_title: "Back to the application",
     form_post_text: "Press Continue to return to the application.",
     continue_label: "Continue",
+    idp_only: "Your organization signs you in with {name}. Please sign in there.",
 };
 
 pub static DE: Strings = Strings {
@@ -206,6 +209,7 @@ pub static DE: Strings = Strings {
     form_post_title: "Zurück zur Anwendung",
     form_post_text: "Drücken Sie „Weiter“, um zur Anwendung zurückzukehren.",
     continue_label: "Weiter",
+    idp_only: "Ihre Organisation meldet Sie über {name} an. Bitte melden Sie sich dort an.",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -374,11 +374,11 @@ async fn chromium_totp_recovery_and_passkeys(app: TestApp) {
     let env = [
         ("KW_ENROL_EMAIL", "passkey-first@example.com".to_string()),
         ("KW_ENROL_PASSWORD", "passkey-first-pw".to_string()),
-        ("KW_BASE", base),
+        ("KW_BASE", base.clone()),
         ("KW_AUTHORIZE_URL", url),
         ("KW_CODE_VERIFIER", crate::helpers::VERIFIER.to_string()),
         ("KW_SERVER_NOW", app.clock.now().to_string()),
-        ("KW_ARTIFACTS", dir),
+        ("KW_ARTIFACTS", dir.clone()),
     ];
     let r = run_script(&app, "python3", "tests/browser/mfa_flow.py", "mfa", &env).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -392,6 +392,34 @@ async fn chromium_totp_recovery_and_passkeys(app: TestApp) {
     assert!(r["sign_count"].as_i64().unwrap_or(0) >= 2, "two assertions counted: {r}");
     assert_eq!(r["passkey_enrol"]["amr"], serde_json::json!(["pwd", "hwk", "mfa"]), "{r}");
     assert_eq!(r["passkey_enrol"]["acr"], mfa, "{r}");
+
+    // The account now signs in through its IdP only: the demo user's passkey (the virtual key exported above, put on
+    // a new authenticator in a fresh browser) is no way in any more, like the keyway password.
+    let account = app.state.store.find_customer_account_by_code(&demo_org(&app).await, "demo-customer").await.unwrap();
+    let spec = keyway::federation::setup::IdpSpec::Oidc {
+        issuer: "http://127.0.0.1:9".into(),
+        client_id: "keyway".into(),
+        client_secret: Some(keyway::crypto::secrets::Secret::new("idp-secret")),
+        scopes: vec![],
+        email_claim: "email".into(),
+        allow_unverified_email: false,
+    };
+    let opts = keyway::federation::setup::Options {
+        display_name: Some("Globex SSO".into()),
+        password_login: false,
+        just_in_time: false,
+    };
+    keyway::federation::setup::set(&app.state.store, &app.base, &account.unwrap(), spec, opts, app.clock.now())
+        .await
+        .unwrap();
+    let env = [
+        ("KW_BASE", base),
+        ("KW_CREDENTIAL", r["credential"].to_string()),
+        ("KW_IDP_NAME", "Globex SSO".to_string()),
+        ("KW_ARTIFACTS", dir),
+    ];
+    let r = run_script(&app, "python3", "tests/browser/passkey_idp_only.py", "idp-only", &env).await;
+    assert_eq!(r["ok"], true, "{r}");
 }
 
 /// The License API's username/password activation is one factor: refused (as a wrong password) once the account

@@ -177,7 +177,10 @@ def run(d: webdriver.Chrome, result: dict) -> None:
     wait(d, lambda x: x.find_element(By.ID, "passkey-button").is_displayed(), "the passkey second-factor button")
     d.find_element(By.ID, "passkey-button").click()
     result["passkey_second_factor"] = verified_claims(at_redirect(d))
-    result["sign_count"] = d.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": auth})["credentials"][0]["signCount"]
+    creds = d.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": auth})["credentials"]
+    result["sign_count"] = creds[0]["signCount"]
+    # The test's own virtual key as it is now (its counter too), for passkey_idp_only.py once the account changes.
+    result["credential"] = creds[0]
 
     # 7. Enrolment with a passkey instead of an app: another user of the account, who has no factor yet.
     sign_out(d)

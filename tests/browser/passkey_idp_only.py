@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""A passkey is keyway's own credential: once the user's customer account signs in only through its identity
+provider, the passkey registered before is no way in (like the keyway password). The credential registered by
+mfa_flow.py is put on a new virtual authenticator (DevTools WebAuthn.addCredential) in a fresh Chromium; "Sign in
+with a passkey" on the portal's sign-in page must end on the page that sends the user to their organization's IdP,
+with no session.
+
+Environment: KW_BASE (http://localhost:<port>), KW_CREDENTIAL (one credential as WebAuthn.getCredentials returns
+it), KW_IDP_NAME (the IdP's display name), KW_ARTIFACTS. Prints one JSON line; exit 0 when every check holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+
+from selenium.webdriver.common.by import By
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mfa_flow import BASE, check, shot, start_browser, wait  # noqa: E402
+
+
+def run(d, result: dict) -> None:
+    d.execute_cdp_cmd("WebAuthn.enable", {"enableUI": False})
+    auth = d.execute_cdp_cmd("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})["authenticatorId"]
+    d.execute_cdp_cmd("WebAuthn.addCredential",
+                      {"authenticatorId": auth, "credential": json.loads(os.environ["KW_CREDENTIAL"])})
+    d.get(f"{BASE}/login")
+    wait(d, lambda x: x.find_elements(By.ID, "passkey-button") and x.find_element(By.ID, "passkey-button").is_displayed(),
+         "the passkey button")
+    d.find_element(By.ID, "passkey-button").click()
+    name = os.environ.get("KW_IDP_NAME", "")
+    wait(d, lambda x: f"signs you in with {name}" in x.find_element(By.TAG_NAME, "body").text, "the refusal page")
+    shot(d, "passkey-idp-only")
+    check("kw_session" not in {c["name"] for c in d.get_cookies()}, "no session")
+    used = d.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": auth})["credentials"][0]["signCount"]
+    check(used > json.loads(os.environ["KW_CREDENTIAL"])["signCount"], "the key was used (the assertion was made)")
+    result["refused"] = d.find_element(By.TAG_NAME, "body").text[:300]
+
+
+def main() -> int:
+    profile = tempfile.mkdtemp(prefix="kw-idp-only-chromium-")
+    result: dict = {"ok": False}
+    d = None
+    try:
+        d = start_browser(profile)
+        run(d, result)
+        result["ok"] = True
+    except Exception as e:  # noqa: BLE001
+        result["error"] = f"{type(e).__name__}: {e}"
+        traceback.print_exc(file=sys.stderr)
+        if d is not None:
+            try:
+                result["page"] = d.find_element(By.TAG_NAME, "body").text[:600]
+            except Exception:  # noqa: BLE001
+                pass
+    finally:
+        if d is not None:
+            d.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+    print(json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

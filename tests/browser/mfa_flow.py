@@ -89,11 +89,11 @@ def sign_out(d: webdriver.Chrome) -> None:
     d.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
-def password_sign_in(d: webdriver.Chrome) -> None:
+def password_sign_in(d: webdriver.Chrome, email: str = EMAIL, password: str = PASSWORD) -> None:
     sign_out(d)
     d.get(AUTHZ)
-    d.find_element(By.ID, "email").send_keys(EMAIL)
-    d.find_element(By.ID, "password").send_keys(PASSWORD)
+    d.find_element(By.ID, "email").send_keys(email)
+    d.find_element(By.ID, "password").send_keys(password)
     d.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
     wait(d, lambda x: urlsplit(x.current_url).path == "/login/mfa", "the second-factor page")
     check("kw_session" not in {c["name"] for c in d.get_cookies()}, "no session before the second factor")
@@ -183,11 +183,8 @@ def run(d: webdriver.Chrome, result: dict) -> None:
     result["credential"] = creds[0]
 
     # 7. Enrolment with a passkey instead of an app: another user of the account, who has no factor yet.
-    sign_out(d)
-    d.get(AUTHZ)
-    d.find_element(By.ID, "email").send_keys(E("KW_ENROL_EMAIL", ""))
-    d.find_element(By.ID, "password").send_keys(E("KW_ENROL_PASSWORD", ""))
-    d.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    # (At /login/mfa first: the login page has a passkey button of its own.)
+    password_sign_in(d, E("KW_ENROL_EMAIL", ""), E("KW_ENROL_PASSWORD", ""))
     wait(d, lambda x: x.find_elements(By.ID, "passkey-button") and x.find_element(By.ID, "passkey-button").is_displayed(),
          "the passkey button of the enrolment")
     check(d.find_elements(By.ID, "manual-key"), "the authenticator app is still offered beside it")

@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+from urllib.parse import urlsplit
 
 from selenium.webdriver.common.by import By
 
@@ -36,6 +37,7 @@ def run(d, result: dict) -> None:
          "the passkey button")
     d.find_element(By.ID, "passkey-button").click()
     name = os.environ.get("KW_IDP_NAME", "")
+    wait(d, lambda x: urlsplit(x.current_url).path == "/login/passkey", "the answer to the passkey")
     wait(d, lambda x: f"signs you in with {name}" in x.find_element(By.TAG_NAME, "body").text, "the refusal page")
     shot(d, "passkey-idp-only")
     check("kw_session" not in {c["name"] for c in d.get_cookies()}, "no session")

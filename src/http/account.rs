@@ -239,7 +239,13 @@ pub async fn portal_login(state: &AppState, req: &HttpRequest, form: &Params) ->
             return redirect_to_idp(state, req, &account, ReturnTo::Portal).await;
         }
     }
-    let realm = Realm::AccountCode { code: account_code, organization_id: org };
+    // From a vendor's portal link the account code is optional: without one, the address's users in that
+    // organization, each with its own lock and IdP-only accounts left out, as "forgot password" and the License API's
+    // username find them (end users seldom know their account's code).
+    let realm = match org {
+        Some(o) if account_code.trim().is_empty() => Realm::Organization(o),
+        _ => Realm::AccountCode { code: account_code, organization_id: org },
+    };
     match sign_in(state, req, realm, email, password, Surface::Portal, &ReturnTo::Portal, false, now).await {
         Ok(SignIn::Done { cookies, unsaved, .. }) => {
             portal_signed_in(state, req, &unsaved, cookies, "/account", now).await

@@ -364,4 +364,57 @@ dual!(
     item6_disabled_user_and_product_tokens_are_inactive,
     item7_errors_before_a_handler_come_in_the_surface_format,
     item8_portal_sign_in_is_scoped_per_organization,
+    portal_link_signs_in_without_an_account_code,
 );
+
+/// From a vendor's portal link (`/login?org=…`) the customer account code may be left empty: the address's users in
+/// that organization are checked (each with its own password; IdP-only accounts left out), never another vendor's.
+/// Without a portal link the code is still needed. The field is marked required only then.
+async fn portal_link_signs_in_without_an_account_code(app: TestApp) {
+    let now = app.clock.now();
+    let a_org = app.state.store.find_organization("Demo Vendor").await.unwrap().unwrap().id;
+    let second = app.state.store.create_customer_account(&a_org, "second-customer", "Second Ltd", now).await.unwrap();
+    let (email, password) = (app.demo.user_email.clone(), app.demo.user_password.clone());
+    add_user(&app, &second, &email, "second-account-pw-1").await;
+    let vendor_b = app.state.store.create_organization("Vendor B", now).await.unwrap();
+    let b_account = app.state.store.create_customer_account(&vendor_b.id, "b-customer", "B GmbH", now).await.unwrap();
+    add_user(&app, &b_account, &email, "b-side-password-1").await;
+
+    let portal = |org: Option<&str>, password: &str| {
+        let (app, org, email, password) = (&app, org.map(str::to_string), email.clone(), password.to_string());
+        async move {
+            let browser = app.new_browser();
+            let path = org.as_ref().map_or("/login".to_string(), |o| format!("/login?org={o}"));
+            let page = browser.get(app.url(&path)).send().await.unwrap().text().await.unwrap();
+            let field =
+                page.split("id=\"customer_account_code\"").nth(1).unwrap().split('>').next().unwrap().to_string();
+            assert_eq!(field.contains(" required"), org.is_none(), "required only without a portal link: {field}");
+            let mut form = vec![
+                ("csrf_token", hidden(&page, "csrf_token").unwrap()),
+                ("customer_account_code", String::new()),
+                ("email", email),
+                ("password", password),
+            ];
+            if let Some(o) = org {
+                form.push(("organization", o));
+            }
+            let res = browser.post(app.url("/login")).form(&form).send().await.unwrap();
+            if res.status() != 303 {
+                return None;
+            }
+            let account = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+            Some(if account.contains("Second Ltd") {
+                "second"
+            } else if account.contains("B GmbH") {
+                "B"
+            } else {
+                "demo"
+            })
+        }
+    };
+    assert_eq!(portal(Some(&a_org), &password).await, Some("demo"));
+    assert_eq!(portal(Some(&a_org), "second-account-pw-1").await, Some("second"), "each user with their own password");
+    assert_eq!(portal(Some(&a_org), "b-side-password-1").await, None, "never another vendor's user");
+    assert_eq!(portal(Some(&vendor_b.id), "b-side-password-1").await, Some("B"));
+    assert_eq!(portal(None, &password).await, None, "without a portal link the code is needed");
+}

@@ -116,12 +116,8 @@ async fn post_deactivate_device(
         Ok(None) => return see_other("/login"),
         Err(e) => return unavailable(&req, &e),
     };
-    let p = match ui::form(&req, payload).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    if !csrf_valid(&state, &req, p.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
+    if let Err(page) = ui::csrf_form(&state, &req, payload).await {
+        return page;
     }
     let Ok(id) = path.into_inner().parse::<i64>() else {
         return error_page(&req, StatusCode::NOT_FOUND, ui::strings(&req).no_such_device);

@@ -365,13 +365,10 @@ async fn registration_options(state: &AppState, user: &LicenseUser, kind: &str) 
 /// `POST /login/mfa/enrol/passkey`: the new passkey's attestation. Stored, it is the sign-in's second factor (`hwk`
 /// or `swk`); recovery codes are issued as with an authenticator app, shown once, then the sign-in continues.
 async fn post_enrol_passkey(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let form = match ui::form(&req, payload).await {
+    let form = match ui::csrf_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(page) => return page,
     };
-    if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
-    }
     let p = match enrolling(&state, &req).await {
         Ok(p) => p,
         Err(page) => return page,
@@ -446,12 +443,8 @@ async fn confirm_totp(state: &AppState, user: &LicenseUser, sealed: &str, code: 
 
 /// `POST /login/mfa/continue`: after the recovery codes were shown.
 async fn post_continue(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let form = match ui::form(&req, payload).await {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
+    if let Err(page) = ui::csrf_form(&state, &req, payload).await {
+        return page;
     }
     finish(&state, &req, PENDING_COOKIE, KIND_LOGIN, &[]).await
 }
@@ -611,13 +604,10 @@ async fn post_second_factor_passkey(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let form = match ui::form(&req, payload).await {
+    let form = match ui::csrf_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(page) => return page,
     };
-    if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
-    }
     let p = match pending_login(&state, &req).await {
         Ok(p) => p,
         Err(page) => return page,
@@ -706,13 +696,10 @@ async fn take_ceremony(state: &AppState, req: &HttpRequest, kind: &str) -> Resul
 
 /// `POST /login/passkey`: a discoverable credential's assertion; the authenticator names the user.
 async fn post_passkey_login(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let form = match ui::form(&req, payload).await {
+    let form = match ui::csrf_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(page) => return page,
     };
-    if !csrf_valid(&state, &req, form.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
-    }
     let now = state.now();
     let rec = match take_ceremony(&state, &req, KIND_PASSKEY_LOGIN).await {
         Ok(Some(r)) => r,
@@ -842,11 +829,7 @@ async fn signed_in_form(
         Ok(None) => return Err(see_other("/login")),
         Err(e) => return Err(unavailable(req, &e)),
     };
-    let form = ui::form(req, payload).await?;
-    if !csrf_valid(state, req, form.get("csrf_token")) {
-        return Err(error_page(req, StatusCode::BAD_REQUEST, ui::strings(req).csrf_failed));
-    }
-    Ok((s, form))
+    Ok((s, ui::csrf_form(state, req, payload).await?))
 }
 
 /// `POST /account/security/confirm`: the session's own user signs in again, as at the portal's sign-in but for this

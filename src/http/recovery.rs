@@ -312,14 +312,11 @@ async fn verify_page(state: &AppState, req: &HttpRequest, token: &str, done: boo
 }
 
 async fn post_verify(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let p = match ui::form(&req, payload).await {
+    let p = match ui::csrf_form(&state, &req, payload).await {
         Ok(p) => p,
         Err(page) => return page,
     };
     let token = p.get("token").unwrap_or("");
-    if !csrf_valid(&state, &req, p.get("csrf_token")) {
-        return error_page(&req, StatusCode::BAD_REQUEST, ui::strings(&req).csrf_failed);
-    }
     match recovery::verify_email(&state.store, token, state.now()).await {
         Ok(_) => verify_page(&state, &req, token, true).await,
         Err(ResetError::Store(e)) => unavailable(&req, &e),

@@ -212,6 +212,20 @@ pub async fn form(req: &HttpRequest, payload: actix_web::web::Payload) -> Result
         .map_err(|_| error_page(req, StatusCode::BAD_REQUEST, strings(req).form_unreadable))
 }
 
+/// A hosted page's form with its CSRF token checked, or the page to answer instead (unreadable form, or the
+/// "form expired" page).
+pub async fn csrf_form(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+) -> Result<crate::params::Params, HttpResponse> {
+    let form = form(req, payload).await?;
+    if !csrf_valid(state, req, form.get("csrf_token")) {
+        return Err(error_page(req, StatusCode::BAD_REQUEST, strings(req).csrf_failed));
+    }
+    Ok(form)
+}
+
 pub fn status_of(e: &super::BodyError) -> StatusCode {
     match e {
         super::BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -154,6 +154,32 @@ async fn chromium_axe_recovery_lockout_error_and_portal_pages_in_both_themes() {
     };
     keyway::admin::create_user(&s.store, &strict, to_enrol, now).await.unwrap();
     let strict_login = login.replace("customer_account_code=demo-customer", "customer_account_code=mfa-required");
+    // The seat notice: a user whose only license of the product has every seat taken.
+    let full = s.store.create_customer_account(&org, "full-seats", "Full Seats", now).await.unwrap();
+    let seat_user = keyway::admin::UserSpec {
+        email: "full-seats@example.com".into(),
+        name: "Full".into(),
+        password_hash: Some(s.passwords.hash("full-seats-pw").await.unwrap()),
+        external_customer_no: None,
+        account_admin: false,
+    };
+    keyway::admin::create_user(&s.store, &full, seat_user, now).await.unwrap();
+    let product = s.store.find_client(&app.demo.client_id).await.unwrap().unwrap();
+    let one_seat = keyway::admin::LicenseSpec {
+        max_activations: 1,
+        license_type: "perpetual".into(),
+        user_emails: vec![],
+        key: None,
+        expires_at: None,
+        trial: false,
+    };
+    keyway::admin::create_license(&s.store, &product, &full, one_seat, now).await.unwrap();
+    let res = app
+        .activate(json!({"product": "demo-app", "hardware_id": "the-only-seat", "username": "full-seats@example.com",
+            "password": "full-seats-pw"}))
+        .await;
+    assert_eq!(res.status(), 200, "the one seat taken");
+    let full_login = login.replace("customer_account_code=demo-customer", "customer_account_code=full-seats");
     let pages = json!([
         {"name": "branded-login", "url": login, "expect_text": "Acme Studio"},
         {"name": "forgot", "url": forgot, "expect_text": "Reset your password"},
@@ -166,6 +192,9 @@ async fn chromium_axe_recovery_lockout_error_and_portal_pages_in_both_themes() {
         {"name": "mfa-challenge", "url": login,
          "form": {"email": "totp-user@example.com", "password": "second-factor-pw"},
          "expect_text": "Enter the 6-digit code"},
+        {"name": "seat-notice", "url": full_login,
+         "form": {"email": "full-seats@example.com", "password": "full-seats-pw"},
+         "expect_text": "All seats are in use"},
         {"name": "mfa-enrol", "url": strict_login,
          "form": {"email": "enrol-user@example.com", "password": "second-factor-pw"},
          "expect_text": "Scan the QR code"},

@@ -373,24 +373,13 @@ async fn post_enrol_passkey(state: web::Data<AppState>, req: HttpRequest, payloa
         Ok(p) => p,
         Err(page) => return page,
     };
-    let rec = match take_ceremony(&state, &req, KIND_PASSKEY_ENROL).await {
-        Ok(Some(r)) if r.license_user_id.as_deref() == Some(p.user.id.as_str()) => r,
-        Ok(_) => return expired(&req),
-        Err(e) => return unavailable(&req, &e),
+    let credential = form.get("credential").unwrap_or("");
+    let method = match finish_ceremony(&state, &req, KIND_PASSKEY_ENROL, &p.user, "", credential).await {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => return passkey_failure(&req, &e),
+        Err(page) => return page,
     };
-    let Some(ceremony) = rec.state.as_deref() else { return expired(&req) };
     let now = state.now();
-    let done = match passkey::relying_party(&state.config.issuer) {
-        Ok(wa) => {
-            let response = form.get("credential").unwrap_or("");
-            passkey::finish_registration(&wa, &state.store, &p.user, "", response, ceremony, now).await
-        }
-        Err(e) => Err(e),
-    };
-    let method = match done {
-        Ok(m) => m,
-        Err(e) => return passkey_failure(&req, &e),
-    };
     let codes = match recovery::regenerate(&state.store, &p.user.id, now).await {
         Ok(c) => c,
         Err(e) => return unavailable(&req, &e),
@@ -688,6 +677,29 @@ async fn start_ceremony(
     }
 }
 
+/// Takes this browser's passkey registration ceremony of `kind` for `user` (once) and finishes it with the browser's
+/// answer, the passkey named `name`: its RFC 8176 method, or why it was refused; Err: the page to answer instead (no
+/// such ceremony for this user, or the database unavailable).
+async fn finish_ceremony(
+    state: &AppState,
+    req: &HttpRequest,
+    kind: &str,
+    user: &LicenseUser,
+    name: &str,
+    credential: &str,
+) -> Result<Result<&'static str, PasskeyError>, HttpResponse> {
+    let rec = match take_ceremony(state, req, kind).await {
+        Ok(Some(r)) if r.license_user_id.as_deref() == Some(user.id.as_str()) => r,
+        Ok(_) => return Err(expired(req)),
+        Err(e) => return Err(unavailable(req, &e)),
+    };
+    let Some(ceremony) = rec.state.as_deref() else { return Err(expired(req)) };
+    Ok(match passkey::relying_party(&state.config.issuer) {
+        Ok(wa) => passkey::finish_registration(&wa, &state.store, user, name, credential, ceremony, state.now()).await,
+        Err(e) => Err(e),
+    })
+}
+
 /// Takes this browser's ceremony of `kind` (one winner).
 async fn take_ceremony(state: &AppState, req: &HttpRequest, kind: &str) -> Result<Option<PendingRecord>, StoreError> {
     let Some(c) = req.cookie(CEREMONY_COOKIE) else { return Ok(None) };
@@ -970,21 +982,12 @@ async fn post_register_passkey(state: web::Data<AppState>, req: HttpRequest, pay
         Ok(x) => x,
         Err(res) => return res,
     };
-    let rec = match take_ceremony(&state, &req, KIND_PASSKEY_REGISTER).await {
-        Ok(Some(r)) if r.license_user_id.as_deref() == Some(s.user.id.as_str()) => r,
-        Ok(_) => return expired(&req),
-        Err(e) => return unavailable(&req, &e),
+    let (name, credential) = (form.get("name").unwrap_or(""), form.get("credential").unwrap_or(""));
+    let done = match finish_ceremony(&state, &req, KIND_PASSKEY_REGISTER, &s.user, name, credential).await {
+        Ok(done) => done,
+        Err(page) => return page,
     };
-    let Some(ceremony) = rec.state.as_deref() else { return expired(&req) };
-    let now = state.now();
     let t = ui::strings(&req);
-    let done = match passkey::relying_party(&state.config.issuer) {
-        Ok(wa) => {
-            let (name, response) = (form.get("name").unwrap_or(""), form.get("credential").unwrap_or(""));
-            passkey::finish_registration(&wa, &state.store, &s.user, name, response, ceremony, now).await
-        }
-        Err(e) => Err(e),
-    };
     let mut res = match done {
         Ok(_) => security_page(&state, &req, &s, StatusCode::OK, Some(t.mfa().passkey_added), None).await,
         Err(PasskeyError::Store(e)) => unavailable(&req, &e),

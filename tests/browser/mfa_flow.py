@@ -198,9 +198,10 @@ def run(d: webdriver.Chrome, result: dict) -> None:
     check(len(creds) == 2, f"the second user's passkey is on the authenticator: {len(creds)} credentials")
 
 
-def main() -> int:
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="kw-mfa-chromium-")
+def in_chromium(run, profile_prefix: str, on_failure) -> int:
+    """Runs `run(d, result)` in a fresh headless Chromium; on an exception, `on_failure(d, result)` records what the
+    browser shows. Prints the result as one JSON line; the exit code says whether every check held."""
+    profile = tempfile.mkdtemp(prefix=profile_prefix)
     result: dict = {"ok": False}
     d = None
     try:
@@ -212,9 +213,7 @@ def main() -> int:
         traceback.print_exc(file=sys.stderr)
         if d is not None:
             try:
-                d.save_screenshot(os.path.join(ARTIFACTS, "ui-mfa-failure.png"))
-                with open(os.path.join(ARTIFACTS, "ui-mfa-failure.html"), "w", encoding="utf-8") as f:
-                    f.write(d.page_source)
+                on_failure(d, result)
             except Exception:  # noqa: BLE001
                 pass
     finally:
@@ -223,6 +222,17 @@ def main() -> int:
         shutil.rmtree(profile, ignore_errors=True)
     print(json.dumps(result))
     return 0 if result["ok"] else 1
+
+
+def save_failure(d: webdriver.Chrome, _result: dict) -> None:
+    d.save_screenshot(os.path.join(ARTIFACTS, "ui-mfa-failure.png"))
+    with open(os.path.join(ARTIFACTS, "ui-mfa-failure.html"), "w", encoding="utf-8") as f:
+        f.write(d.page_source)
+
+
+def main() -> int:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return in_chromium(run, "kw-mfa-chromium-", save_failure)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
-import traceback
 from urllib.parse import urlsplit
 
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mfa_flow import BASE, check, shot, start_browser, wait  # noqa: E402
+from mfa_flow import BASE, check, in_chromium, shot, wait  # noqa: E402
 
 
 def run(d, result: dict) -> None:
@@ -47,27 +44,10 @@ def run(d, result: dict) -> None:
 
 
 def main() -> int:
-    profile = tempfile.mkdtemp(prefix="kw-idp-only-chromium-")
-    result: dict = {"ok": False}
-    d = None
-    try:
-        d = start_browser(profile)
-        run(d, result)
-        result["ok"] = True
-    except Exception as e:  # noqa: BLE001
-        result["error"] = f"{type(e).__name__}: {e}"
-        traceback.print_exc(file=sys.stderr)
-        if d is not None:
-            try:
-                result["page"] = d.find_element(By.TAG_NAME, "body").text[:600]
-            except Exception:  # noqa: BLE001
-                pass
-    finally:
-        if d is not None:
-            d.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-    print(json.dumps(result))
-    return 0 if result["ok"] else 1
+    def page_text(d, result: dict) -> None:
+        result["page"] = d.find_element(By.TAG_NAME, "body").text[:600]
+
+    return in_chromium(run, "kw-idp-only-chromium-", page_text)
 
 
 if __name__ == "__main__":
